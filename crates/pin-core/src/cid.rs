@@ -1,0 +1,190 @@
+//! Content identifiers.
+//!
+//! A [`Cid`] is parsed with the `cid` crate and keyed by its CIDv1 binary form, so a `Qm…` CIDv0 and its
+//! `bafy…` CIDv1 spelling are one pin. The spelling the user gave is kept for display.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// A parsed content identifier: the index key plus the spelling to show.
+#[derive(Clone)]
+pub struct Cid {
+    key: Arc<[u8]>,
+    display: Arc<str>,
+}
+
+impl Cid {
+    /// Parses a CID as users write it: CIDv0 (`Qm…`), CIDv1 in any multibase, optionally behind `/ipfs/`
+    /// (a trailing path after the CID is refused: a pin is a whole DAG).
+    pub fn parse(input: &str) -> Result<Self> {
+        let trimmed = input.trim();
+        let bare = trimmed
+            .strip_prefix("/ipfs/")
+            .or_else(|| trimmed.strip_prefix("ipfs://"))
+            .unwrap_or(trimmed);
+        let invalid = |reason: String| Error::InvalidCid {
+            input: input.to_owned(),
+            reason,
+        };
+        if bare.is_empty() {
+            return Err(invalid("empty".into()));
+        }
+        if bare.contains('/') {
+            return Err(invalid("a pin is a whole CID, not a path inside one".into()));
+        }
+        let parsed = cid::Cid::try_from(bare).map_err(|e| invalid(e.to_string()))?;
+        let v1 = cid::Cid::new_v1(parsed.codec(), *parsed.hash());
+        Ok(Self {
+            key: v1.to_bytes().into(),
+            display: bare.into(),
+        })
+    }
+
+    /// Rebuilds a CID from a stored key and display string (no validation beyond the key).
+    pub fn from_parts(key: &[u8], display: &str) -> Result<Self> {
+        cid::Cid::try_from(key).map_err(|e| Error::InvalidCid {
+            input: display.to_owned(),
+            reason: format!("stored key does not decode: {e}"),
+        })?;
+        Ok(Self {
+            key: key.into(),
+            display: display.into(),
+        })
+    }
+
+    /// Rebuilds a CID from its key alone; it is displayed in its canonical CIDv1 form.
+    pub fn from_key(key: &[u8]) -> Result<Self> {
+        let c = cid::Cid::try_from(key).map_err(|e| Error::InvalidCid {
+            input: format!("0x{}", hex(key)),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            key: key.into(),
+            display: c.to_string().into(),
+        })
+    }
+
+    /// The index key: the CIDv1 binary form.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The spelling the user gave (without an `/ipfs/` prefix).
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The canonical CIDv1 string (base32 for CIDv1), whatever spelling was given.
+    pub fn to_v1_string(&self) -> String {
+        cid::Cid::try_from(&*self.key)
+            .map(|c| c.to_string())
+            .unwrap_or_else(|_| self.display.to_string())
+    }
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl PartialEq for Cid {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Cid {}
+impl Hash for Cid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+impl PartialOrd for Cid {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Cid {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl fmt::Display for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+impl fmt::Debug for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cid({})", self.display)
+    }
+}
+impl FromStr for Cid {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl serde::Serialize for Cid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.display)
+    }
+}
+impl<'de> serde::Deserialize<'de> for Cid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V0: &str = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG";
+    const V1: &str = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34";
+
+    #[test]
+    fn v0_and_its_v1_spelling_are_one_pin() {
+        let a = Cid::parse(V0).unwrap();
+        let b = Cid::parse(V1).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), V0);
+        assert_eq!(b.as_str(), V1);
+        assert_eq!(a.to_v1_string(), V1);
+    }
+
+    #[test]
+    fn ipfs_prefix_is_accepted() {
+        let a = Cid::parse(&format!("/ipfs/{V1}")).unwrap();
+        assert_eq!(a.as_str(), V1);
+    }
+
+    #[test]
+    fn invalid_input_is_quoted() {
+        let err = Cid::parse("Qmfoo").unwrap_err().to_string();
+        assert!(err.starts_with("invalid CID \"Qmfoo\": "), "{err}");
+        let err = Cid::parse("/ipfs/bafy/x").unwrap_err().to_string();
+        assert!(err.contains("\"/ipfs/bafy/x\""), "{err}");
+        assert!(Cid::parse("").is_err());
+    }
+
+    #[test]
+    fn key_round_trips() {
+        let a = Cid::parse(V0).unwrap();
+        let b = Cid::from_key(a.key()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.as_str(), V1);
+    }
+}
