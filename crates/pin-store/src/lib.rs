@@ -1,1 +1,18 @@
-//! placeholder
+//! Pindex's durable pin store: a [`PinStore`](pin_core::PinStore) on a local write-ahead log and immutable
+//! Parquet segments in any `object_store`, with DataFusion for SQL.
+//!
+//! See `docs/ARCHITECTURE.md` and `docs/format.md` for the layout and its guarantees.
+
+mod codec;
+mod engine;
+mod error;
+mod lock;
+mod manifest;
+mod query;
+mod segment;
+mod wal;
+
+pub use crate::engine::{ParquetPinStore, StoreConfig, StoreStatus, VacuumReport};
+pub use crate::error::{Error, Result};
+pub use crate::manifest::{Manifest, SegmentMeta};
+pub use datafusion;

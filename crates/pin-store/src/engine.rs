@@ -1,0 +1,1059 @@
+//! [`ParquetPinStore`]: the durable [`PinStore`] backend.
+//!
+//! Layers, newest last: the base segment (full state, sorted by key), the delta segment (fragments since
+//! the base, rewritten by each flush, held in memory as `flushed`), and the memtable (`mem`, fragments
+//! applied since the last flush, rebuilt from the WAL on open). A pin's state is the fold of its fragments
+//! across the three (see `pin_core::fold`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::ObjectStore;
+use parking_lot::RwLock;
+use pin_core::metrics::RECENT_RETENTION_SECS;
+use pin_core::{
+    AccessRecord, ApplyOutcome, Cid, Clock, Cursor, EventBatch, EventKind, Fragment, HistoryEntry, Metrics,
+    MetricsDelta, MetricsState, PinPage, PinQuery, PinStore, PinSummary, PinView, RecentAccesses, SystemClock,
+    Timestamp,
+};
+use tokio::sync::oneshot;
+
+use crate::codec::{self, PinColumns, PinRows};
+use crate::error::{Error, Result};
+use crate::lock::WriterLock;
+use crate::manifest::{self, Manifest, SegmentMeta};
+use crate::segment::{self, BaseSegment, SegmentWriter, Table};
+use crate::wal::{self, WalFile, WalRecord};
+
+pub(crate) type Key = Arc<[u8]>;
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The local data directory: lock file, WAL and (unless `object_store_url` says otherwise) the segments.
+    pub data_dir: PathBuf,
+    /// Where segments and manifests live: `None` for `<data_dir>/store`, else an object_store URL
+    /// (`file:///…`, `memory://`, and `s3://…` and friends when built with their feature).
+    pub object_store_url: Option<String>,
+    /// Flush the memtable to segments after this many events.
+    pub flush_events: usize,
+    /// Flush once the WAL holds this many bytes.
+    pub flush_wal_bytes: u64,
+    /// Compact (merge the delta into a new base) once the delta holds this many pins.
+    pub compact_delta_keys: usize,
+    /// Vacuum keeps unreferenced files younger than this (milliseconds), so running readers finish.
+    pub vacuum_grace_ms: i64,
+    /// Make each batch durable with fsync before acknowledging it (turn off only for throwaway stores).
+    pub sync: bool,
+}
+
+impl StoreConfig {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            object_store_url: None,
+            flush_events: 2_000_000,
+            flush_wal_bytes: 256 << 20,
+            compact_delta_keys: 500_000,
+            vacuum_grace_ms: 3_600_000,
+            sync: true,
+        }
+    }
+}
+
+/// Everything a reader needs, as of one applied sequence number.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    pub(crate) manifest: Arc<Manifest>,
+    pub(crate) base: Option<Arc<BaseSegment>>,
+    pub(crate) flushed: Arc<BTreeMap<Key, Fragment>>,
+    pub(crate) mem: Arc<BTreeMap<Key, Fragment>>,
+    pub(crate) mem_access: Arc<Vec<(Key, Arc<str>, AccessRecord)>>,
+    pub(crate) mem_history: Arc<Vec<(Key, Arc<str>, HistoryEntry)>>,
+    pub(crate) metrics: MetricsState,
+    pub(crate) batch_ids: HashSet<String>,
+    pub(crate) seq: u64,
+    pub(crate) mem_events: usize,
+}
+
+impl Snapshot {
+    fn apply_record(&mut self, rec: &WalRecord) {
+        let mem = Arc::make_mut(&mut self.mem);
+        let access = Arc::make_mut(&mut self.mem_access);
+        let history = Arc::make_mut(&mut self.mem_history);
+        for (i, event) in rec.events.iter().enumerate() {
+            let seq = rec.first_seq + i as u64;
+            let cid = event.cid();
+            let key: Key = match mem.get_key_value(cid.key()) {
+                Some((k, _)) => k.clone(),
+                None => Arc::from(cid.key()),
+            };
+            mem.entry(key.clone()).or_default().apply(event, seq);
+            if let Some(h) = HistoryEntry::from_event(event, seq) {
+                history.push((key.clone(), Arc::from(cid.as_str()), h));
+            }
+            if let EventKind::Access(a) = &event.kind {
+                access.push((key, Arc::from(cid.as_str()), AccessRecord::from_access(a, event.ts, seq)));
+            }
+        }
+        self.metrics.apply(&rec.delta);
+        if let Some(id) = &rec.batch_id {
+            self.batch_ids.insert(id.clone());
+        }
+        self.seq = rec.last_seq();
+        self.mem_events += rec.events.len();
+    }
+
+    /// The delta layers' fragments of `key`, folded (flushed, then mem).
+    fn delta_of(&self, key: &[u8]) -> Option<Fragment> {
+        match (self.flushed.get(key), self.mem.get(key)) {
+            (None, None) => None,
+            (Some(f), None) => Some(f.clone()),
+            (None, Some(m)) => Some(m.clone()),
+            (Some(f), Some(m)) => {
+                let mut out = f.clone();
+                out.merge(m);
+                Some(out)
+            }
+        }
+    }
+}
+
+enum Job {
+    Append { bytes: Vec<u8>, record: Arc<WalRecord>, ack: oneshot::Sender<Result<()>> },
+    Rotate { first_seq: u64, ack: oneshot::Sender<Result<u64>> },
+    Stop,
+}
+
+/// The writer's private state, behind the apply mutex.
+#[derive(Debug)]
+struct WriterState {
+    next_seq: u64,
+    recent: RecentAccesses,
+    /// Latest summaries of pins changed by batches that may not be applied to the snapshot yet.
+    pending: HashMap<Key, Option<PinSummary>>,
+    /// Ids of batches that may not be applied to the snapshot yet.
+    pending_ids: HashSet<String>,
+    wal_bytes: u64,
+    poisoned: Option<String>,
+}
+
+struct Writer {
+    _lock: WriterLock,
+    state: tokio::sync::Mutex<WriterState>,
+    jobs: mpsc::Sender<Job>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+/// A [`PinStore`] on a local WAL and Parquet segments in an object store, queryable with SQL.
+#[derive(Debug)]
+pub struct ParquetPinStore {
+    cfg: StoreConfig,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    clock: Arc<dyn Clock>,
+    pub(crate) shared: Arc<RwLock<Snapshot>>,
+    writer: Option<Writer>,
+}
+
+/// What `status` reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStatus {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Where segments live.
+    pub object_store: String,
+    /// Manifest version.
+    pub version: u64,
+    /// Live segments and their bytes.
+    pub segments: usize,
+    /// Bytes of live segments.
+    pub segment_bytes: u64,
+    /// Pins in the base segment.
+    pub base_rows: u64,
+    /// Pins with changes newer than the base (flushed and in memory).
+    pub delta_pins: usize,
+    /// Bytes of WAL files.
+    pub wal_bytes: u64,
+    /// Events applied since the last flush.
+    pub unflushed_events: usize,
+    /// Last applied sequence number.
+    pub seq: u64,
+    /// When compaction last ran.
+    pub last_compaction: Option<Timestamp>,
+    /// Who holds the writer lock, if anyone.
+    pub writer: Option<String>,
+}
+
+/// What a vacuum removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VacuumReport {
+    /// Objects deleted.
+    pub deleted: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Unreferenced objects kept because they are younger than the grace period.
+    pub kept_young: usize,
+}
+
+fn open_object_store(cfg: &StoreConfig) -> Result<Arc<dyn ObjectStore>> {
+    match &cfg.object_store_url {
+        None => {
+            let root = cfg.data_dir.join("store");
+            std::fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
+            Ok(Arc::new(LocalFileSystem::new_with_prefix(&root)?))
+        }
+        Some(url) => {
+            let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("object store URL {url:?}: {e}")))?;
+            let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
+                Error::Config(format!("object store URL {url:?}: {e} (is pindex built with the feature for this scheme?)"))
+            })?;
+            let store: Arc<dyn ObjectStore> = Arc::from(store);
+            if prefix.as_ref().is_empty() {
+                Ok(store)
+            } else {
+                Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+            }
+        }
+    }
+}
+
+impl ParquetPinStore {
+    /// Opens the data directory for writing (creating it), taking the writer lock.
+    pub async fn open(cfg: StoreConfig) -> Result<Self> {
+        Self::open_with_clock(cfg, Arc::new(SystemClock)).await
+    }
+
+    /// Opens for writing with a given clock.
+    pub async fn open_with_clock(cfg: StoreConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        let wal_dir = cfg.data_dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io("create", &wal_dir, e))?;
+        let lock = WriterLock::acquire(&cfg.data_dir)?;
+        let store = open_object_store(&cfg)?;
+        let (snapshot, recent) = load(&store, &wal_dir, true).await?;
+        let next_seq = snapshot.seq + 1;
+        let file = match wal::files(&wal_dir)?.last() {
+            Some((first, _)) => WalFile::open(&wal_dir, *first)?,
+            None => WalFile::open(&wal_dir, next_seq)?,
+        };
+        let wal_bytes = wal::files(&wal_dir)?
+            .iter()
+            .filter_map(|(_, p)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let shared = Arc::new(RwLock::new(snapshot));
+        let (jobs, rx) = mpsc::channel();
+        let thread = {
+            let shared = shared.clone();
+            let dir = wal_dir.clone();
+            let sync = cfg.sync;
+            std::thread::Builder::new()
+                .name("pindex-wal".into())
+                .spawn(move || wal_thread(rx, file, dir, shared, sync))
+                .map_err(|e| Error::io("spawn WAL thread for", &wal_dir, e))?
+        };
+        let state = WriterState { next_seq, recent, pending: HashMap::new(), pending_ids: HashSet::new(), wal_bytes, poisoned: None };
+        Ok(Self {
+            cfg,
+            store,
+            clock,
+            shared,
+            writer: Some(Writer { _lock: lock, state: tokio::sync::Mutex::new(state), jobs, thread: Some(thread) }),
+        })
+    }
+
+    /// Opens read-only: never blocked by a writer, sees every batch acknowledged before the open.
+    pub async fn open_read_only(cfg: StoreConfig) -> Result<Self> {
+        Self::open_read_only_with_clock(cfg, Arc::new(SystemClock)).await
+    }
+
+    /// Opens read-only with a given clock.
+    pub async fn open_read_only_with_clock(cfg: StoreConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        if !cfg.data_dir.exists() {
+            return Err(Error::Config(format!("data directory {} does not exist", cfg.data_dir.display())));
+        }
+        let store = open_object_store(&cfg)?;
+        let wal_dir = cfg.data_dir.join("wal");
+        // A writer may flush (and delete WAL files) while we read; start over from the newer manifest.
+        let mut attempt = 0;
+        let (snapshot, _) = loop {
+            match load(&store, &wal_dir, false).await {
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound && attempt < 5 => {
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
+        Ok(Self { cfg, store, clock, shared: Arc::new(RwLock::new(snapshot)), writer: None })
+    }
+
+    /// The configuration this store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    /// Whether this handle can write.
+    pub fn is_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        self.shared.read().clone()
+    }
+
+    fn writer(&self) -> Result<&Writer> {
+        self.writer.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    /// The state of one pin before the batches not yet applied, for metrics.
+    async fn prior_summaries(&self, state: &WriterState, keys: &[Key]) -> Result<HashMap<Key, Option<PinSummary>>> {
+        let mut out = HashMap::new();
+        let snap = self.snapshot();
+        let mut need_base: Vec<&[u8]> = Vec::new();
+        let mut deltas = HashMap::new();
+        for key in keys {
+            if out.contains_key(key) {
+                continue;
+            }
+            if let Some(s) = state.pending.get(key) {
+                out.insert(key.clone(), *s);
+                continue;
+            }
+            let delta = snap.delta_of(key);
+            if delta.as_ref().is_some_and(|d| d.pin.is_some()) {
+                out.insert(key.clone(), delta.and_then(|d| d.summary()));
+                continue;
+            }
+            need_base.push(key);
+            deltas.insert(key.clone(), delta);
+        }
+        let base = match (&snap.base, need_base.is_empty()) {
+            (Some(b), false) => b.lookup(&need_base).await?,
+            _ => HashMap::new(),
+        };
+        for (key, delta) in deltas {
+            let mut f = base.get(&key).cloned().unwrap_or_default();
+            if let Some(d) = delta {
+                f.merge(&d);
+            }
+            out.insert(key, f.summary());
+        }
+        Ok(out)
+    }
+
+    /// Writes the memtable out: delta segment, access and history segments, a new manifest; then drops
+    /// the WAL files it covers.
+    pub async fn flush(&self) -> Result<()> {
+        let w = self.writer()?;
+        let mut state = w.state.lock().await;
+        self.flush_locked(w, &mut state).await
+    }
+
+    async fn flush_locked(&self, w: &Writer, state: &mut WriterState) -> Result<()> {
+        if let Some(p) = &state.poisoned {
+            return Err(Error::Poisoned(p.clone()));
+        }
+        // Barrier: once the WAL thread has rotated, every earlier batch is applied to the snapshot.
+        let (tx, rx) = oneshot::channel();
+        w.jobs.send(Job::Rotate { first_seq: state.next_seq, ack: tx }).map_err(|_| thread_gone())?;
+        let cut = rx.await.map_err(|_| thread_gone())??;
+        state.pending.clear();
+        state.pending_ids.clear();
+        let snap = self.snapshot();
+        if snap.seq != cut {
+            return Err(Error::Poisoned(format!("snapshot at {} after a rotation at {cut}", snap.seq)));
+        }
+        if snap.mem_events == 0 && snap.seq == snap.manifest.wal_seq {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let version = snap.manifest.version + 1;
+        let mut m = (*snap.manifest).clone();
+        m.version = version;
+        m.committed_at = now;
+        m.wal_seq = cut;
+
+        let mut flushed = (*snap.flushed).clone();
+        for (k, f) in snap.mem.iter() {
+            match flushed.get_mut(k) {
+                Some(old) => old.merge(f),
+                None => {
+                    flushed.insert(k.clone(), f.clone());
+                }
+            }
+        }
+        m.delta = if flushed.is_empty() {
+            None
+        } else {
+            Some(write_pins(&self.store, &format!("pins/delta-{version:020}.parquet"), flushed.iter()).await?)
+        };
+        // Access events, partitioned by day of the event.
+        let mut by_day: BTreeMap<i64, Vec<(Key, Arc<str>, AccessRecord)>> = BTreeMap::new();
+        for row in snap.mem_access.iter() {
+            by_day.entry(row.2.ts.0.div_euclid(86_400_000)).or_default().push(row.clone());
+        }
+        for (day, mut rows) in by_day {
+            rows.sort_by_key(|r| (r.2.ts, r.2.seq));
+            let path = format!("access/date={}/{version:020}.parquet", day_string(day));
+            let batch = codec::access_batch(&rows)?;
+            let seqs = minmax(rows.iter().map(|r| r.2.seq)).unwrap_or((0, 0));
+            let ts = minmax(rows.iter().map(|r| r.2.ts));
+            m.access.push(segment::write(&self.store, &path, Table::Access, &[batch], seqs, ts).await?);
+        }
+        if !snap.mem_history.is_empty() {
+            let rows = &snap.mem_history;
+            let batch = codec::history_batch(rows)?;
+            let seqs = minmax(rows.iter().map(|r| r.2.seq)).unwrap_or((0, 0));
+            let ts = minmax(rows.iter().map(|r| r.2.ts));
+            let path = format!("history/{version:020}.parquet");
+            m.history.push(segment::write(&self.store, &path, Table::History, &[batch], seqs, ts).await?);
+        }
+        // The writer's last-access table, pruned to what can still fall in a window.
+        let horizon = now.0.div_euclid(1000) - RECENT_RETENTION_SECS;
+        state.recent.prune(horizon);
+        let mut metrics = snap.metrics.clone();
+        metrics.prune(horizon);
+        m.metrics = metrics;
+        m.recent = Some(write_recent(&self.store, version, &state.recent).await?);
+        let mut ids: Vec<String> = snap.batch_ids.iter().cloned().collect();
+        ids.sort();
+        m.batch_ids = ids;
+        manifest::commit(&*self.store, &m).await?;
+        tracing::debug!(version, cut, "flushed");
+        {
+            let mut s = self.shared.write();
+            s.manifest = Arc::new(m);
+            s.flushed = Arc::new(flushed);
+            s.mem = Arc::default();
+            s.mem_access = Arc::default();
+            s.mem_history = Arc::default();
+            s.mem_events = 0;
+        }
+        // Every WAL file but the one just opened holds only events the manifest now covers.
+        let wal_dir = self.cfg.data_dir.join("wal");
+        for (first, path) in wal::files(&wal_dir)? {
+            if first <= cut {
+                std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            }
+        }
+        wal::sync_dir(&wal_dir)?;
+        state.wal_bytes = 0;
+        Ok(())
+    }
+
+    /// Merges the base and the delta into a new base segment (flushing first). Never deletes a file.
+    pub async fn compact(&self) -> Result<()> {
+        let w = self.writer()?;
+        let mut state = w.state.lock().await;
+        self.compact_locked(w, &mut state).await
+    }
+
+    async fn compact_locked(&self, w: &Writer, state: &mut WriterState) -> Result<()> {
+        self.flush_locked(w, state).await?;
+        let snap = self.snapshot();
+        if snap.flushed.is_empty() {
+            return Ok(());
+        }
+        let version = snap.manifest.version + 1;
+        let path = format!("pins/base-{version:020}.parquet");
+        let rows_hint = snap.base.as_ref().map_or(0, |b| b.meta.rows as usize) + snap.flushed.len();
+        let mut out = SegmentWriter::new(&self.store, &path, Table::Pins, rows_hint)?;
+        let mut rows = PinRows::new();
+        let mut max_seq = 0;
+        let mut merged = MergeIter::new(snap.base.clone(), None, snap.flushed.clone(), Arc::default()).await?;
+        while let Some((key, f)) = merged.next().await? {
+            // A fragment with neither a pin nor accesses carries nothing once everything older is merged.
+            if f.pin.is_none() && f.stats.access_count == 0 {
+                continue;
+            }
+            let f = if f.pin.is_none() { Fragment { patch: Default::default(), ..f } } else { f };
+            max_seq = max_seq.max(f.seq);
+            rows.push(&key, &f);
+            if rows.len() >= 65_536 {
+                out.write(&std::mem::replace(&mut rows, PinRows::new()).finish()?).await?;
+            }
+        }
+        if rows.len() > 0 {
+            out.write(&rows.finish()?).await?;
+        }
+        let base_meta = if out.rows() == 0 { None } else { Some(out.finish((0, max_seq), None).await?) };
+        let mut m = (*snap.manifest).clone();
+        m.version = version;
+        m.committed_at = self.clock.now();
+        m.base = base_meta;
+        m.delta = None;
+        m.last_compaction = Some(m.committed_at);
+        let base = match &m.base {
+            Some(meta) => Some(Arc::new(BaseSegment::open(self.store.clone(), meta.clone()).await?)),
+            None => None,
+        };
+        manifest::commit(&*self.store, &m).await?;
+        tracing::info!(version, rows = m.base.as_ref().map_or(0, |b| b.rows), "compacted");
+        let mut s = self.shared.write();
+        s.manifest = Arc::new(m);
+        s.base = base;
+        s.flushed = Arc::default();
+        Ok(())
+    }
+
+    /// Deletes objects that no retained manifest references and that are older than the grace period.
+    /// Retained are the newest manifest and every manifest younger than the grace period (a reader may
+    /// still be on it).
+    pub async fn vacuum(&self) -> Result<VacuumReport> {
+        use futures::TryStreamExt;
+        use object_store::ObjectStoreExt;
+        let w = self.writer()?;
+        let _state = w.state.lock().await;
+        let versions = manifest::versions(&*self.store).await?;
+        let keep_from = versions.len().saturating_sub(1);
+        // Ages are measured against the wall clock, which is what the object store stamps files with.
+        let now = SystemClock.now().0;
+        let grace = self.cfg.vacuum_grace_ms;
+        let mut referenced = HashSet::new();
+        let mut retained = HashSet::new();
+        for (i, v) in versions.iter().enumerate() {
+            let path = manifest::path_of(*v);
+            let head = self.store.head(&path).await?;
+            let young = now - head.last_modified.timestamp_millis() < grace;
+            if i >= keep_from || young {
+                retained.insert(path.to_string());
+                let m = manifest::load(&*self.store, *v).await?;
+                referenced.extend(m.files().map(|f| f.path.clone()));
+            }
+        }
+        let mut report = VacuumReport::default();
+        let all: Vec<_> = self.store.list(None).try_collect().await?;
+        for obj in all {
+            let p = obj.location.to_string();
+            if referenced.contains(&p) || retained.contains(&p) {
+                continue;
+            }
+            if now - obj.last_modified.timestamp_millis() < grace {
+                report.kept_young += 1;
+                continue;
+            }
+            self.store.delete(&obj.location).await?;
+            report.deleted += 1;
+            report.bytes += obj.size;
+        }
+        Ok(report)
+    }
+
+    /// Where things stand.
+    pub async fn status(&self) -> Result<StoreStatus> {
+        let snap = self.snapshot();
+        let m = &snap.manifest;
+        let wal_bytes = wal::files(&self.cfg.data_dir.join("wal"))?
+            .iter()
+            .filter_map(|(_, p)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let mut delta_keys: HashSet<&[u8]> = snap.flushed.keys().map(|k| &**k).collect();
+        delta_keys.extend(snap.mem.keys().map(|k| &**k));
+        Ok(StoreStatus {
+            data_dir: self.cfg.data_dir.clone(),
+            object_store: self.cfg.object_store_url.clone().unwrap_or_else(|| {
+                self.cfg.data_dir.join("store").display().to_string()
+            }),
+            version: m.version,
+            segments: m.files().count(),
+            segment_bytes: m.files().map(|f| f.bytes).sum(),
+            base_rows: m.base.as_ref().map_or(0, |b| b.rows),
+            delta_pins: delta_keys.len(),
+            wal_bytes,
+            unflushed_events: snap.mem_events,
+            seq: snap.seq,
+            last_compaction: m.last_compaction,
+            writer: if self.writer.is_some() {
+                Some(format!("this process (pid {})", std::process::id()))
+            } else {
+                WriterLock::holder_of(&self.cfg.data_dir)
+            },
+        })
+    }
+
+    async fn apply_inner(&self, batch: EventBatch) -> Result<ApplyOutcome> {
+        batch.validate()?;
+        let w = self.writer()?;
+        let mut state = w.state.lock().await;
+        if let Some(p) = &state.poisoned {
+            return Err(Error::Poisoned(p.clone()));
+        }
+        if let Some(id) = &batch.id {
+            if self.shared.read().batch_ids.contains(id) || state.pending_ids.contains(id) {
+                return Ok(ApplyOutcome::Duplicate);
+            }
+        }
+        if batch.events.is_empty() {
+            return Ok(ApplyOutcome::Applied { events: 0, seq: state.next_seq - 1 });
+        }
+        // Metrics deltas need each changed pin's state before the batch.
+        let changed: Vec<Key> = batch
+            .events
+            .iter()
+            .filter(|e| !matches!(e.kind, EventKind::Access(_)))
+            .map(|e| Key::from(e.cid().key()))
+            .collect();
+        let mut summaries = self.prior_summaries(&state, &changed).await?;
+        let mut delta = MetricsDelta::default();
+        for event in &batch.events {
+            let key = event.cid().key();
+            let before = summaries.get(key).copied().flatten();
+            let after = match &event.kind {
+                EventKind::Access(_) => {
+                    delta.accesses += 1;
+                    state.recent.touch(key, event.ts, &mut delta);
+                    continue;
+                }
+                EventKind::Upsert(pin) => Some(PinSummary::of(pin)),
+                EventKind::Unpin { .. } => before.map(|b| PinSummary { status: pin_core::PinStatus::Unpinned, ..b }),
+                EventKind::Status { status, .. } => before.map(|b| PinSummary { status: *status, ..b }),
+                EventKind::Tier { tier, .. } => before.map(|b| PinSummary { tier: *tier, ..b }),
+            };
+            delta.pin_changed(before, after);
+            summaries.insert(Key::from(key), after);
+        }
+        let first_seq = state.next_seq;
+        let n = batch.events.len();
+        let record = Arc::new(WalRecord { first_seq, batch_id: batch.id, events: batch.events, delta });
+        let bytes = wal::encode(&record)?;
+        let (tx, rx) = oneshot::channel();
+        state.wal_bytes += bytes.len() as u64;
+        w.jobs.send(Job::Append { bytes, record: record.clone(), ack: tx }).map_err(|_| thread_gone())?;
+        state.next_seq += n as u64;
+        state.pending.extend(summaries);
+        if let Some(id) = &record.batch_id {
+            state.pending_ids.insert(id.clone());
+        }
+        // Let other batches in while this one waits for its fsync: the WAL thread commits them as a group.
+        drop(state);
+        let result = rx.await.map_err(|_| thread_gone())?;
+        if let Err(e) = result {
+            w.state.lock().await.poisoned = Some(e.to_string());
+            return Err(e);
+        }
+        let seq = first_seq + n as u64 - 1;
+        // Maintenance runs inline, under the writer lock.
+        let (mem_events, delta_keys) = {
+            let s = self.shared.read();
+            (s.mem_events, s.flushed.len())
+        };
+        let mut state = w.state.lock().await;
+        if mem_events >= self.cfg.flush_events || state.wal_bytes >= self.cfg.flush_wal_bytes {
+            self.flush_locked(w, &mut state).await?;
+            if delta_keys + 1 >= self.cfg.compact_delta_keys {
+                self.compact_locked(w, &mut state).await?;
+            }
+        }
+        Ok(ApplyOutcome::Applied { events: n, seq })
+    }
+}
+
+fn thread_gone() -> Error {
+    Error::Poisoned("the WAL thread stopped".into())
+}
+
+fn minmax<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Option<(T, T)> {
+    it.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// `YYYY-MM-DD` of a day number since the epoch (civil-from-days, proleptic Gregorian).
+pub(crate) fn day_string(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Writes fragments (in key order) as a pins segment.
+async fn write_pins<'a>(
+    store: &Arc<dyn ObjectStore>,
+    path: &str,
+    fragments: impl Iterator<Item = (&'a Key, &'a Fragment)>,
+) -> Result<SegmentMeta> {
+    let mut rows = PinRows::new();
+    let mut seqs = None;
+    for (k, f) in fragments {
+        seqs = minmax(seqs.into_iter().flat_map(|(a, b)| [a, b]).chain([f.seq]));
+        rows.push(k, f);
+    }
+    let n = rows.len();
+    let mut w = SegmentWriter::new(store, path, Table::Pins, n)?;
+    w.write(&rows.finish()?).await?;
+    w.finish(seqs.unwrap_or((0, 0)), None).await
+}
+
+async fn write_recent(store: &Arc<dyn ObjectStore>, version: u64, recent: &RecentAccesses) -> Result<SegmentMeta> {
+    use object_store::ObjectStoreExt;
+    let entries: Vec<(&[u8], i64)> = recent.iter().collect();
+    let bytes = postcard::to_stdvec(&entries).map_err(|e| Error::Config(format!("encoding recent accesses: {e}")))?;
+    let path = format!("state/recent-{version:020}.bin");
+    let meta = SegmentMeta {
+        path: path.clone(),
+        rows: entries.len() as u64,
+        bytes: bytes.len() as u64,
+        crc32c: crc32c::crc32c(&bytes),
+        seq_range: (0, 0),
+        ts_range: None,
+    };
+    store.put(&object_store::path::Path::from(path), bytes.into()).await?;
+    Ok(meta)
+}
+
+async fn read_recent(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta) -> Result<RecentAccesses> {
+    use object_store::ObjectStoreExt;
+    let bytes = store.get(&object_store::path::Path::from(meta.path.as_str())).await?.bytes().await?;
+    let corrupt = |reason: String| Error::Corrupt { path: meta.path.clone(), reason };
+    if crc32c::crc32c(&bytes) != meta.crc32c {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    let entries: Vec<(Vec<u8>, i64)> = postcard::from_bytes(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut out = RecentAccesses::default();
+    for (k, s) in entries {
+        out.insert(&k, s);
+    }
+    Ok(out)
+}
+
+/// Loads the newest manifest, its segments and the WAL tail. A writer (`repair`) cuts a torn WAL tail.
+async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> Result<(Snapshot, RecentAccesses)> {
+    let m = manifest::load_latest(&**store).await?;
+    let base = match &m.base {
+        Some(meta) => Some(Arc::new(BaseSegment::open(store.clone(), meta.clone()).await?)),
+        None => None,
+    };
+    let flushed = match &m.delta {
+        Some(meta) => segment::read_fragments(store, meta).await?,
+        None => BTreeMap::new(),
+    };
+    let mut recent = match (&m.recent, repair) {
+        (Some(meta), true) => read_recent(store, meta).await?,
+        _ => RecentAccesses::default(),
+    };
+    let mut snap = Snapshot {
+        base,
+        flushed: Arc::new(flushed),
+        metrics: m.metrics.clone(),
+        batch_ids: m.batch_ids.iter().cloned().collect(),
+        seq: m.wal_seq,
+        manifest: Arc::new(m),
+        ..Snapshot::default()
+    };
+    let files = wal::files(wal_dir)?;
+    let last = files.len().saturating_sub(1);
+    for (i, (_, path)) in files.iter().enumerate() {
+        let replay = wal::replay(path)?;
+        for rec in &replay.records {
+            if rec.last_seq() <= snap.seq {
+                continue;
+            }
+            if rec.first_seq != snap.seq + 1 {
+                return Err(Error::Corrupt {
+                    path: path.display().to_string(),
+                    reason: format!("record starts at sequence {} but {} was expected", rec.first_seq, snap.seq + 1),
+                });
+            }
+            if repair {
+                let mut ignored = MetricsDelta::default();
+                for e in &rec.events {
+                    if let EventKind::Access(_) = e.kind {
+                        recent.touch(e.cid().key(), e.ts, &mut ignored);
+                    }
+                }
+            }
+            snap.apply_record(rec);
+        }
+        if let Some(damage) = replay.damage {
+            if i != last {
+                return Err(Error::Corrupt { path: path.display().to_string(), reason: damage });
+            }
+            if repair {
+                tracing::warn!(path = %path.display(), %damage, kept = replay.valid_len, "cutting the WAL at its last whole record");
+                wal::truncate(path, replay.valid_len)?;
+            }
+        }
+    }
+    Ok((snap, recent))
+}
+
+fn wal_thread(rx: mpsc::Receiver<Job>, mut file: WalFile, dir: PathBuf, shared: Arc<RwLock<Snapshot>>, sync: bool) {
+    let mut failed: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < 4096 {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut appended = Vec::new();
+        let mut rest = Vec::new();
+        let mut stop = false;
+        for job in group {
+            match job {
+                Job::Append { bytes, record, ack } if rest.is_empty() => {
+                    let r = match &failed {
+                        Some(f) => Err(Error::Poisoned(f.clone())),
+                        None => file.append(&bytes),
+                    };
+                    appended.push((r, record, ack));
+                }
+                other => rest.push(other),
+            }
+        }
+        if !appended.is_empty() {
+            let synced = match &failed {
+                Some(f) => Err(Error::Poisoned(f.clone())),
+                None if sync => file.sync(),
+                None => Ok(()),
+            };
+            if let Err(e) = &synced {
+                failed.get_or_insert_with(|| e.to_string());
+            }
+            let mut snap = shared.write();
+            let mut acks = Vec::with_capacity(appended.len());
+            for (r, record, ack) in appended {
+                match (&r, &synced, &failed) {
+                    (Ok(()), Ok(()), None) => {
+                        snap.apply_record(&record);
+                        acks.push((ack, Ok(())));
+                    }
+                    _ => {
+                        let msg = failed.clone().unwrap_or_else(|| "WAL write failed".into());
+                        failed.get_or_insert_with(|| msg.clone());
+                        acks.push((ack, Err(Error::Poisoned(msg))));
+                    }
+                }
+            }
+            drop(snap);
+            for (ack, r) in acks {
+                let _ = ack.send(r);
+            }
+        }
+        // Jobs after a rotation barrier are handled in order, one at a time.
+        for job in rest {
+            match job {
+                Job::Rotate { first_seq, ack } => {
+                    let r = (|| {
+                        if let Some(f) = &failed {
+                            return Err(Error::Poisoned(f.clone()));
+                        }
+                        file.sync()?;
+                        file = WalFile::open(&dir, first_seq)?;
+                        Ok(shared.read().seq)
+                    })();
+                    let _ = ack.send(r);
+                }
+                Job::Append { bytes, record, ack } => {
+                    let r = match &failed {
+                        Some(f) => Err(Error::Poisoned(f.clone())),
+                        None => file.append(&bytes).and_then(|()| if sync { file.sync() } else { Ok(()) }),
+                    };
+                    match r {
+                        Ok(()) => {
+                            shared.write().apply_record(&record);
+                            let _ = ack.send(Ok(()));
+                        }
+                        Err(e) => {
+                            failed.get_or_insert_with(|| e.to_string());
+                            let _ = ack.send(Err(e));
+                        }
+                    }
+                }
+                Job::Stop => stop = true,
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    if failed.is_none() {
+        let _ = file.sync();
+    }
+}
+
+impl Drop for ParquetPinStore {
+    fn drop(&mut self) {
+        if let Some(w) = &mut self.writer {
+            let _ = w.jobs.send(Job::Stop);
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// Fragments in key order across the base segment and the two delta layers, each folded.
+pub(crate) struct MergeIter {
+    base: Option<std::pin::Pin<Box<dyn futures::Stream<Item = Result<datafusion::arrow::array::RecordBatch>> + Send>>>,
+    base_path: String,
+    batch: Option<datafusion::arrow::array::RecordBatch>,
+    row: usize,
+    after: Option<Key>,
+    delta: std::iter::Peekable<std::vec::IntoIter<(Key, Fragment)>>,
+}
+
+impl MergeIter {
+    pub(crate) async fn new(
+        base: Option<Arc<BaseSegment>>,
+        after: Option<Key>,
+        flushed: Arc<BTreeMap<Key, Fragment>>,
+        mem: Arc<BTreeMap<Key, Fragment>>,
+    ) -> Result<Self> {
+        let lower = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+        let mut delta: BTreeMap<Key, Fragment> = flushed.range((lower.clone(), Bound::Unbounded)).map(|(k, f)| (k.clone(), f.clone())).collect();
+        for (k, f) in mem.range((lower, Bound::Unbounded)) {
+            match delta.get_mut(k) {
+                Some(d) => d.merge(f),
+                None => {
+                    delta.insert(k.clone(), f.clone());
+                }
+            }
+        }
+        let (stream, base_path) = match &base {
+            Some(b) => (Some(Box::pin(b.scan_from(after.as_deref(), 4096).await?) as _), b.meta.path.clone()),
+            None => (None, String::new()),
+        };
+        Ok(Self { base: stream, base_path, batch: None, row: 0, after, delta: delta.into_iter().collect::<Vec<_>>().into_iter().peekable() })
+    }
+
+    /// The next base row's key and fragment (skipping rows up to `after`).
+    async fn peek_base(&mut self) -> Result<Option<Key>> {
+        loop {
+            if let Some(b) = &self.batch {
+                if self.row < b.num_rows() {
+                    let cols = PinColumns::new(b, &self.base_path)?;
+                    let key = cols.key(self.row);
+                    if self.after.as_deref().is_some_and(|a| key <= a) {
+                        self.row += 1;
+                        continue;
+                    }
+                    return Ok(Some(Key::from(key)));
+                }
+            }
+            let Some(stream) = &mut self.base else { return Ok(None) };
+            match stream.next().await {
+                Some(b) => {
+                    self.batch = Some(b?);
+                    self.row = 0;
+                }
+                None => {
+                    self.base = None;
+                    self.batch = None;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn take_base(&mut self) -> Result<Fragment> {
+        let b = self.batch.as_ref().ok_or_else(|| Error::Corrupt { path: self.base_path.clone(), reason: "merge lost its row".into() })?;
+        let f = PinColumns::new(b, &self.base_path)?.fragment(self.row)?;
+        self.row += 1;
+        Ok(f)
+    }
+
+    pub(crate) async fn next(&mut self) -> Result<Option<(Key, Fragment)>> {
+        let base_key = self.peek_base().await?;
+        let delta_key = self.delta.peek().map(|(k, _)| k.clone());
+        match (base_key, delta_key) {
+            (None, None) => Ok(None),
+            (Some(b), None) => Ok(Some((b, self.take_base()?))),
+            (None, Some(_)) => Ok(self.delta.next()),
+            (Some(b), Some(d)) if b < d => Ok(Some((b, self.take_base()?))),
+            (Some(b), Some(d)) if d < b => Ok(self.delta.next()),
+            (Some(b), Some(_)) => {
+                let mut f = self.take_base()?;
+                if let Some((_, d)) = self.delta.next() {
+                    f.merge(&d);
+                }
+                Ok(Some((b, f)))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PinStore for ParquetPinStore {
+    async fn apply(&self, batch: EventBatch) -> pin_core::Result<ApplyOutcome> {
+        Ok(self.apply_inner(batch).await?)
+    }
+
+    async fn get(&self, cid: &Cid) -> pin_core::Result<Option<PinView>> {
+        Ok(self.get_inner(cid.key()).await?)
+    }
+
+    async fn list(&self, query: &PinQuery) -> pin_core::Result<PinPage> {
+        Ok(self.list_inner(query).await?)
+    }
+
+    async fn metrics(&self) -> pin_core::Result<Metrics> {
+        Ok(self.shared.read().metrics.report(self.clock.now()))
+    }
+
+    async fn history(&self, cid: &Cid, limit: usize) -> pin_core::Result<Vec<HistoryEntry>> {
+        Ok(self.history_inner(cid.key(), limit).await?)
+    }
+
+    async fn accesses(&self, cid: &Cid, limit: usize) -> pin_core::Result<Vec<AccessRecord>> {
+        Ok(self.accesses_inner(cid.key(), limit).await?)
+    }
+}
+
+impl ParquetPinStore {
+    async fn get_inner(&self, key: &[u8]) -> Result<Option<PinView>> {
+        let (base, delta) = {
+            let s = self.shared.read();
+            (s.base.clone(), s.delta_of(key))
+        };
+        if delta.as_ref().is_some_and(|d| d.pin.is_some()) {
+            return Ok(delta.and_then(|d| d.view()));
+        }
+        let mut f = match base {
+            Some(b) => b.lookup(&[key]).await?.into_values().next().unwrap_or_default(),
+            None => Fragment::default(),
+        };
+        if let Some(d) = delta {
+            f.merge(&d);
+        }
+        Ok(f.view())
+    }
+
+    async fn list_inner(&self, query: &PinQuery) -> Result<PinPage> {
+        let snap = self.snapshot();
+        let after = query.after.as_ref().map(|c| Key::from(c.key()));
+        let mut it = MergeIter::new(snap.base.clone(), after, snap.flushed.clone(), snap.mem.clone()).await?;
+        let mut pins = Vec::new();
+        while pins.len() < query.limit {
+            let Some((_, f)) = it.next().await? else { break };
+            if let Some(v) = f.view().filter(|v| query.filter.matches(v)) {
+                pins.push(v);
+            }
+        }
+        let next = (query.limit > 0 && pins.len() == query.limit)
+            .then(|| pins.last().map(|v: &PinView| Cursor::after(&v.pin.cid)))
+            .flatten();
+        Ok(PinPage { pins, next })
+    }
+}

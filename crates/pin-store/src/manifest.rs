@@ -1,0 +1,130 @@
+//! The manifest: which segments make up the store at one version.
+//!
+//! # Commit contract
+//!
+//! - **Atomic visibility.** Version `N` is one object, `_manifest/<N as 20 digits>.json`, written whole
+//!   with `PutMode::Create` (put-if-absent), which every object_store backend supports. A reader sees a
+//!   version completely or not at all.
+//! - **Mutual exclusion.** Two writers committing version `N` cannot both succeed; the loser gets
+//!   [`Error::Conflict`]. Pindex also keeps one writer per data directory with a lock file, so a conflict
+//!   means the store is shared in a way it must not be.
+//! - **Consistent listing.** The newest version is the largest listed under `_manifest/`; segments are
+//!   written before the manifest that names them, so a listed version is always readable.
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use pin_core::{MetricsState, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Format version of manifests this code writes and reads.
+pub(crate) const FORMAT: u32 = 1;
+const PREFIX: &str = "_manifest";
+
+/// One immutable file of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// Path inside the object store.
+    pub path: String,
+    /// Rows.
+    pub rows: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// CRC32C of the whole file.
+    pub crc32c: u32,
+    /// Smallest and largest sequence number of the events it holds.
+    pub seq_range: (u64, u64),
+    /// Smallest and largest event time (access and history segments).
+    pub ts_range: Option<(Timestamp, Timestamp)>,
+}
+
+/// The state of the store at one version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format of this document.
+    pub format: u32,
+    /// This version.
+    pub version: u64,
+    /// When it was committed.
+    pub committed_at: Timestamp,
+    /// Every event up to this sequence number is in the segments below; the WAL holds the rest.
+    pub wal_seq: u64,
+    /// Full pin state, one row per pin, sorted by key (written by compaction).
+    pub base: Option<SegmentMeta>,
+    /// Fragments newer than `base`, sorted by key (rewritten by every flush).
+    pub delta: Option<SegmentMeta>,
+    /// Access events, append-only, partitioned by day.
+    pub access: Vec<SegmentMeta>,
+    /// Status and tier changes, append-only.
+    pub history: Vec<SegmentMeta>,
+    /// The writer's last-access table (see `pin_core::RecentAccesses`).
+    pub recent: Option<SegmentMeta>,
+    /// Totals as of `wal_seq`.
+    pub metrics: MetricsState,
+    /// Idempotency ids of every batch applied up to `wal_seq`.
+    pub batch_ids: Vec<String>,
+    /// When compaction last ran.
+    pub last_compaction: Option<Timestamp>,
+}
+
+impl Manifest {
+    /// Every object this version references.
+    pub fn files(&self) -> impl Iterator<Item = &SegmentMeta> {
+        self.base.iter().chain(&self.delta).chain(&self.access).chain(&self.history).chain(&self.recent)
+    }
+}
+
+pub(crate) fn path_of(version: u64) -> Path {
+    Path::from(format!("{PREFIX}/{version:020}.json"))
+}
+
+/// Every committed version, ascending.
+pub(crate) async fn versions(store: &dyn ObjectStore) -> Result<Vec<u64>> {
+    let prefix = Path::from(PREFIX);
+    let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+    let mut out: Vec<u64> = metas
+        .iter()
+        .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok())
+        .collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Reads one version.
+pub(crate) async fn load(store: &dyn ObjectStore, version: u64) -> Result<Manifest> {
+    let path = path_of(version);
+    let bytes = store.get(&path).await?.bytes().await?;
+    let mut m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        path: path.to_string(),
+        reason: format!("manifest does not parse: {e}"),
+    })?;
+    if m.format != FORMAT || m.version != version {
+        return Err(Error::Corrupt {
+            path: path.to_string(),
+            reason: format!("format {} version {} (expected format {FORMAT} version {version})", m.format, m.version),
+        });
+    }
+    m.metrics.rebuild();
+    Ok(m)
+}
+
+/// The newest version, or an empty version 0 for a new store.
+pub(crate) async fn load_latest(store: &dyn ObjectStore) -> Result<Manifest> {
+    match versions(store).await?.last() {
+        Some(&v) => load(store, v).await,
+        None => Ok(Manifest { format: FORMAT, ..Manifest::default() }),
+    }
+}
+
+/// Commits `m` as its version, put-if-absent.
+pub(crate) async fn commit(store: &dyn ObjectStore, m: &Manifest) -> Result<()> {
+    let body = serde_json::to_vec(m).map_err(|e| Error::Config(format!("encoding the manifest: {e}")))?;
+    let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    match store.put_opts(&path_of(m.version), PutPayload::from(body), opts).await {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => Err(Error::Conflict { version: m.version }),
+        Err(e) => Err(e.into()),
+    }
+}

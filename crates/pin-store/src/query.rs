@@ -1,0 +1,180 @@
+//! SQL over the store: a DataFusion session with the read-only tables `pins`, `access_events` and
+//! `pin_history`, built on one snapshot.
+//!
+//! `pins` is the base segment (filtered to rows holding a pin) minus the pins that changed since, by a
+//! left anti-join on the key, plus those pins' merged rows; when nothing changed since the last compaction
+//! it is a plain scan of one sorted Parquet file, with DataFusion's own predicate, statistics, page-index
+//! and bloom-filter pruning. No window function over the whole table is involved.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BinaryArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::{JoinType, ScalarValue};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, col, lit};
+use pin_core::{AccessRecord, Fragment, HistoryEntry};
+
+use crate::codec::{self, PUBLIC_PIN_COLUMNS, PinRows};
+use crate::engine::{Key, ParquetPinStore, Snapshot};
+use crate::error::{Error, Result};
+use crate::manifest::SegmentMeta;
+
+const STORE_URL: &str = "pindex://store/";
+
+impl ParquetPinStore {
+    /// A DataFusion session over one consistent snapshot of the store.
+    pub async fn session(&self) -> Result<SessionContext> {
+        let snap = self.snapshot();
+        let mut config = SessionConfig::new().with_target_partitions(2).with_information_schema(true);
+        let opts = config.options_mut();
+        opts.execution.parquet.schema_force_view_types = false;
+        opts.execution.parquet.pushdown_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        let url = url::Url::parse(STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
+        ctx.register_object_store(&url, self.store.clone());
+        ctx.register_table("pins", self.pins_frame(&ctx, &snap).await?.into_view())?;
+        let access = self.access_frame(&ctx, &snap).await?;
+        ctx.register_table("access_events", access.drop_columns(&["_key"])?.into_view())?;
+        let history = self.history_frame(&ctx, &snap).await?;
+        ctx.register_table("pin_history", history.drop_columns(&["_key"])?.into_view())?;
+        Ok(ctx)
+    }
+
+    /// Plans a read-only SQL query; DDL, DML and other statements are refused.
+    pub async fn sql(&self, query: &str) -> Result<DataFrame> {
+        let ctx = self.session().await?;
+        let opts = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        Ok(ctx.sql_with_options(query, opts).await?)
+    }
+
+    /// Runs a read-only SQL query and collects the result.
+    pub async fn query(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.sql(query).await?.collect().await?)
+    }
+
+    async fn parquet(&self, ctx: &SessionContext, segments: &[&SegmentMeta]) -> Result<Option<DataFrame>> {
+        if segments.is_empty() {
+            return Ok(None);
+        }
+        let paths: Vec<String> = segments.iter().map(|s| format!("{STORE_URL}{}", s.path)).collect();
+        Ok(Some(ctx.read_parquet(paths, ParquetReadOptions::default()).await?))
+    }
+
+    async fn pins_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
+        let base = self.parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>()).await?;
+        let base = base.map(|df| df.filter(col("_has_pin"))).transpose()?;
+        // Pins changed since the base: their merged state, and their keys to take out of the base.
+        let mut keys: Vec<Key> = snap.flushed.keys().chain(snap.mem.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        let merged = if keys.is_empty() {
+            None
+        } else {
+            let refs: Vec<&[u8]> = keys.iter().map(|k| &**k).collect();
+            let from_base = match &snap.base {
+                Some(b) => b.lookup(&refs).await?,
+                None => Default::default(),
+            };
+            let mut rows = PinRows::new();
+            for k in &keys {
+                let mut f: Fragment = from_base.get(k).cloned().unwrap_or_default();
+                if let Some(d) = snap.flushed.get(k) {
+                    f.merge(d);
+                }
+                if let Some(m) = snap.mem.get(k) {
+                    f.merge(m);
+                }
+                if f.pin.is_some() {
+                    rows.push(k, &f);
+                }
+            }
+            Some(ctx.read_batch(rows.finish()?)?)
+        };
+        let public = PUBLIC_PIN_COLUMNS;
+        let frame = match (base, merged) {
+            (None, None) => ctx.read_batch(PinRows::new().finish()?)?.select_columns(public)?,
+            (Some(b), None) => b.select_columns(public)?,
+            (None, Some(m)) => m.select_columns(public)?,
+            (Some(b), Some(m)) => {
+                let schema = Arc::new(Schema::new(vec![Field::new("_changed", DataType::Binary, false)]));
+                let changed: ArrayRef = Arc::new(BinaryArray::from_iter_values(keys.iter().map(|k| &**k)));
+                let changed = ctx.read_batch(RecordBatch::try_new(schema, vec![changed])?)?;
+                b.join(changed, JoinType::LeftAnti, &["_key"], &["_changed"], None)?
+                    .select_columns(public)?
+                    .union(m.select_columns(public)?)?
+            }
+        };
+        Ok(frame)
+    }
+
+    async fn access_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
+        let mem = ctx.read_batch(codec::access_batch(&snap.mem_access)?)?;
+        match self.parquet(ctx, &snap.manifest.access.iter().collect::<Vec<_>>()).await? {
+            Some(df) => Ok(df.union(mem)?),
+            None => Ok(mem),
+        }
+    }
+
+    async fn history_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
+        let mem = ctx.read_batch(codec::history_batch(&snap.mem_history)?)?;
+        match self.parquet(ctx, &snap.manifest.history.iter().collect::<Vec<_>>()).await? {
+            Some(df) => Ok(df.union(mem)?),
+            None => Ok(mem),
+        }
+    }
+
+    async fn key_frame(&self, df: DataFrame, key: &[u8], limit: usize) -> Result<Vec<RecordBatch>> {
+        let df = df
+            .filter(col("_key").eq(lit(ScalarValue::Binary(Some(key.to_vec())))))?
+            .sort(vec![col("seq").sort(false, false)])?
+            .limit(0, Some(limit))?;
+        Ok(df.collect().await?)
+    }
+
+    pub(crate) async fn history_inner(&self, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>> {
+        let snap = self.snapshot();
+        let mut out: Vec<HistoryEntry> =
+            snap.mem_history.iter().rev().filter(|r| &*r.0 == key).take(limit).map(|r| r.2.clone()).collect();
+        if out.len() < limit && !snap.manifest.history.is_empty() {
+            let ctx = self.session_for_keys().await?;
+            let segs: Vec<&SegmentMeta> = snap.manifest.history.iter().collect();
+            if let Some(df) = self.parquet(&ctx, &segs).await? {
+                for b in self.key_frame(df, key, limit - out.len()).await? {
+                    codec::history_rows(&b, key, "history segments", &mut out)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn accesses_inner(&self, key: &[u8], limit: usize) -> Result<Vec<AccessRecord>> {
+        let snap = self.snapshot();
+        let mut out: Vec<AccessRecord> =
+            snap.mem_access.iter().rev().filter(|r| &*r.0 == key).take(limit).map(|r| r.2.clone()).collect();
+        if out.len() < limit && !snap.manifest.access.is_empty() {
+            let ctx = self.session_for_keys().await?;
+            let segs: Vec<&SegmentMeta> = snap.manifest.access.iter().collect();
+            if let Some(df) = self.parquet(&ctx, &segs).await? {
+                for b in self.key_frame(df, key, limit - out.len()).await? {
+                    codec::access_rows(&b, key, "access segments", &mut out)?;
+                }
+            }
+        }
+        out.sort_by(|a, b| b.seq.cmp(&a.seq));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn session_for_keys(&self) -> Result<SessionContext> {
+        let mut config = SessionConfig::new().with_target_partitions(2);
+        let opts = config.options_mut();
+        opts.execution.parquet.schema_force_view_types = false;
+        opts.execution.parquet.pushdown_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        let url = url::Url::parse(STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
+        ctx.register_object_store(&url, self.store.clone());
+        Ok(ctx)
+    }
+}

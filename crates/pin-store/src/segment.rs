@@ -1,0 +1,353 @@
+//! Immutable Parquet segments on the object store: writing them, reading them whole, and point lookups.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
+// `ParquetObjectReader` is deprecated upstream in favour of hand-written `AsyncFileReader`s
+// (arrow-rs#10308); until parquet ships its replacement we keep the maintained adapter rather than roll our own.
+#[allow(deprecated)]
+use datafusion::parquet::arrow::async_reader::ParquetObjectReader;
+use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
+use datafusion::parquet::file::metadata::PageIndexPolicy;
+use object_store::buffered::BufWriter;
+use datafusion::parquet::arrow::AsyncArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::bloom_filter::Sbbf;
+use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
+use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::ObjectStore;
+use parking_lot::Mutex;
+use pin_core::{Fragment, Timestamp, hex};
+
+use crate::codec::{self, PinColumns, PINS_SCHEMA};
+use crate::error::{Error, Result};
+use crate::manifest::SegmentMeta;
+
+/// Rows between two fence keys of a pins segment: a point lookup reads at most this many rows.
+pub(crate) const FENCE_ROWS: usize = 4096;
+/// Rows per row group of a pins segment (one bloom filter each).
+const PINS_ROW_GROUP: usize = 128 * 1024;
+const FENCES_KEY: &str = "pindex.fences";
+
+/// The kind of table a segment belongs to; it decides the writer properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Pins,
+    Access,
+    History,
+}
+
+fn properties(table: Table, rows_hint: usize) -> WriterProperties {
+    let zstd = Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default());
+    let mut b = WriterProperties::builder()
+        .set_compression(zstd)
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_data_page_row_count_limit(FENCE_ROWS)
+        .set_write_batch_size(1024);
+    let low_cardinality: &[&str] = match table {
+        Table::Pins => &["pin_type", "status", "tier", "pattern", "mount", "verdict", "_patch_status", "_patch_tier"],
+        Table::Access => &["op", "tier"],
+        Table::History => &["event", "status", "tier"],
+    };
+    for c in low_cardinality {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(*c), true);
+    }
+    if table != Table::Pins {
+        // Lookups of one CID's accesses or history skip row groups by the bloom filter on the key.
+        let key = ColumnPath::from("_key");
+        b = b.set_column_bloom_filter_enabled(key.clone(), true).set_column_bloom_filter_fpp(key, 0.01);
+    } else {
+        let key = ColumnPath::from("_key");
+        b = b
+            .set_max_row_group_row_count(Some(PINS_ROW_GROUP))
+            .set_column_bloom_filter_enabled(key.clone(), true)
+            .set_column_bloom_filter_fpp(key.clone(), 0.01)
+            .set_column_bloom_filter_max_ndv(key, rows_hint.clamp(1, PINS_ROW_GROUP) as u64)
+            .set_sorting_columns(Some(vec![SortingColumn {
+                column_idx: codec::key_column() as i32,
+                descending: false,
+                nulls_first: false,
+            }]));
+    }
+    b.build()
+}
+
+/// Computes the CRC32C of everything written through it.
+struct CrcWriter<W> {
+    inner: W,
+    crc: Arc<Mutex<(u32, u64)>>,
+}
+
+impl<W: AsyncFileWriter> AsyncFileWriter for CrcWriter<W> {
+    fn write(&mut self, bs: Bytes) -> BoxFuture<'_, datafusion::parquet::errors::Result<()>> {
+        {
+            let mut c = self.crc.lock();
+            c.0 = crc32c::crc32c_append(c.0, &bs);
+            c.1 += bs.len() as u64;
+        }
+        self.inner.write(bs)
+    }
+    fn complete(&mut self) -> BoxFuture<'_, datafusion::parquet::errors::Result<()>> {
+        self.inner.complete()
+    }
+}
+
+/// Streams batches into one Parquet object. Pins batches must come sorted by key.
+pub(crate) struct SegmentWriter {
+    w: AsyncArrowWriter<CrcWriter<BufWriter>>,
+    crc: Arc<Mutex<(u32, u64)>>,
+    table: Table,
+    path: String,
+    rows: usize,
+    fences: Vec<String>,
+}
+
+impl SegmentWriter {
+    pub(crate) fn new(store: &Arc<dyn ObjectStore>, path: &str, table: Table, rows_hint: usize) -> Result<Self> {
+        let crc = Arc::new(Mutex::new((0u32, 0u64)));
+        let sink = CrcWriter { inner: BufWriter::new(store.clone(), Path::from(path)), crc: crc.clone() };
+        let schema: SchemaRef = match table {
+            Table::Pins => PINS_SCHEMA.clone(),
+            Table::Access => codec::ACCESS_SCHEMA.clone(),
+            Table::History => codec::HISTORY_SCHEMA.clone(),
+        };
+        let w = AsyncArrowWriter::try_new(sink, schema, Some(properties(table, rows_hint)))?;
+        Ok(Self { w, crc, table, path: path.to_owned(), rows: 0, fences: Vec::new() })
+    }
+
+    pub(crate) async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.table == Table::Pins {
+            let keys = batch.column(codec::key_column()).as_binary::<i32>();
+            for i in 0..batch.num_rows() {
+                if (self.rows + i) % FENCE_ROWS == 0 {
+                    self.fences.push(hex(keys.value(i)));
+                }
+            }
+        }
+        self.rows += batch.num_rows();
+        self.w.write(batch).await?;
+        Ok(())
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub(crate) async fn finish(
+        mut self,
+        seq_range: (u64, u64),
+        ts_range: Option<(Timestamp, Timestamp)>,
+    ) -> Result<SegmentMeta> {
+        if self.table == Table::Pins {
+            self.w.append_key_value_metadata(KeyValue::new(FENCES_KEY.to_owned(), self.fences.join(",")));
+        }
+        self.w.close().await?;
+        let (crc, bytes) = *self.crc.lock();
+        Ok(SegmentMeta { path: self.path, rows: self.rows as u64, bytes, crc32c: crc, seq_range, ts_range })
+    }
+}
+
+/// Writes `batches` as one Parquet object at `path`.
+pub(crate) async fn write(
+    store: &Arc<dyn ObjectStore>,
+    path: &str,
+    table: Table,
+    batches: &[RecordBatch],
+    seq_range: (u64, u64),
+    ts_range: Option<(Timestamp, Timestamp)>,
+) -> Result<SegmentMeta> {
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut w = SegmentWriter::new(store, path, table, rows)?;
+    for b in batches {
+        w.write(b).await?;
+    }
+    w.finish(seq_range, ts_range).await
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// Reads a whole segment, verifying size and checksum first.
+pub(crate) async fn read_all(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta) -> Result<Vec<RecordBatch>> {
+    use object_store::ObjectStoreExt;
+    let path = Path::from(meta.path.as_str());
+    let bytes = store.get(&path).await?.bytes().await?;
+    let corrupt = |reason: String| Error::Corrupt { path: meta.path.clone(), reason };
+    if bytes.len() as u64 != meta.bytes {
+        return Err(corrupt(format!("{} bytes on storage, the manifest says {}", bytes.len(), meta.bytes)));
+    }
+    if crc32c::crc32c(&bytes) != meta.crc32c {
+        return Err(corrupt("checksum mismatch: the file changed after it was written".into()));
+    }
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| corrupt(e.to_string()))?
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| corrupt(e.to_string()))?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| corrupt(e.to_string()))
+}
+
+/// Reads a pins segment whole into fragments.
+pub(crate) async fn read_fragments(
+    store: &Arc<dyn ObjectStore>,
+    meta: &SegmentMeta,
+) -> Result<BTreeMap<Arc<[u8]>, Fragment>> {
+    let mut out = BTreeMap::new();
+    for batch in read_all(store, meta).await? {
+        let cols = PinColumns::new(&batch, &meta.path)?;
+        for row in 0..batch.num_rows() {
+            out.insert(Arc::from(cols.key(row)), cols.fragment(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The base pins segment, opened for point lookups and ordered scans.
+#[derive(Debug)]
+pub(crate) struct BaseSegment {
+    pub(crate) meta: SegmentMeta,
+    store: Arc<dyn ObjectStore>,
+    reader_meta: ArrowReaderMetadata,
+    fences: Vec<Vec<u8>>,
+    row_group_starts: Vec<usize>,
+    blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
+}
+
+impl BaseSegment {
+    #[allow(deprecated)]
+    pub(crate) async fn open(store: Arc<dyn ObjectStore>, meta: SegmentMeta) -> Result<Self> {
+        let corrupt = |reason: String| Error::Corrupt { path: meta.path.clone(), reason };
+        let mut reader = ParquetObjectReader::new(store.clone(), Path::from(meta.path.as_str())).with_file_size(meta.bytes);
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        let reader_meta = ArrowReaderMetadata::load_async(&mut reader, options)
+            .await
+            .map_err(|e| corrupt(format!("footer does not decode: {e}")))?;
+        if reader_meta.schema().fields() != PINS_SCHEMA.fields() {
+            return Err(corrupt("schema does not match this version of pindex".into()));
+        }
+        let md = reader_meta.metadata();
+        let fences = md
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == FENCES_KEY))
+            .and_then(|k| k.value.as_deref())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split(',').map(unhex).collect::<Option<Vec<_>>>())
+            .unwrap_or(Some(Vec::new()))
+            .ok_or_else(|| corrupt("fence keys do not decode".into()))?;
+        let mut row_group_starts = Vec::with_capacity(md.num_row_groups());
+        let mut start = 0usize;
+        for rg in md.row_groups() {
+            row_group_starts.push(start);
+            start += usize::try_from(rg.num_rows()).unwrap_or(0);
+        }
+        if start as u64 != meta.rows || fences.len() != start.div_ceil(FENCE_ROWS) {
+            return Err(corrupt(format!("{start} rows and {} fences, the manifest says {} rows", fences.len(), meta.rows)));
+        }
+        Ok(Self { meta, store, reader_meta, fences, row_group_starts, blooms: Mutex::new(HashMap::new()) })
+    }
+
+    #[allow(deprecated)]
+    fn reader(&self) -> ParquetObjectReader {
+        ParquetObjectReader::new(self.store.clone(), Path::from(self.meta.path.as_str())).with_file_size(self.meta.bytes)
+    }
+
+    fn corrupt(&self, e: impl std::fmt::Display) -> Error {
+        Error::Corrupt { path: self.meta.path.clone(), reason: e.to_string() }
+    }
+
+    /// The fence block that may hold `key`.
+    fn block_of(&self, key: &[u8]) -> Option<usize> {
+        let i = self.fences.partition_point(|f| f.as_slice() <= key);
+        i.checked_sub(1)
+    }
+
+    fn row_group_of(&self, row: usize) -> usize {
+        self.row_group_starts.partition_point(|&s| s <= row) - 1
+    }
+
+    async fn bloom(&self, rg: usize) -> Result<Option<Arc<Sbbf>>> {
+        if let Some(b) = self.blooms.lock().get(&rg) {
+            return Ok(b.clone());
+        }
+        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone());
+        let bloom = builder
+            .get_row_group_column_bloom_filter(rg, codec::key_column())
+            .await
+            .map_err(|e| self.corrupt(format!("bloom filter of row group {rg}: {e}")))?
+            .map(Arc::new);
+        self.blooms.lock().insert(rg, bloom.clone());
+        Ok(bloom)
+    }
+
+    /// Fragments of the given keys that are in this segment.
+    pub(crate) async fn lookup(&self, keys: &[&[u8]]) -> Result<HashMap<Arc<[u8]>, Fragment>> {
+        let mut blocks = Vec::new();
+        let mut wanted = HashSet::new();
+        for key in keys {
+            let Some(block) = self.block_of(key) else { continue };
+            let rg = self.row_group_of(block * FENCE_ROWS);
+            if let Some(bloom) = self.bloom(rg).await? {
+                if !bloom.check(*key) {
+                    continue;
+                }
+            }
+            blocks.push(block);
+            wanted.insert(*key);
+        }
+        let mut out = HashMap::new();
+        if blocks.is_empty() {
+            return Ok(out);
+        }
+        blocks.sort_unstable();
+        blocks.dedup();
+        let total = self.meta.rows as usize;
+        let ranges = blocks.iter().map(|&b| b * FENCE_ROWS..((b + 1) * FENCE_ROWS).min(total));
+        let selection = RowSelection::from_consecutive_ranges(ranges, total);
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
+            .with_row_selection(selection)
+            .with_batch_size(FENCE_ROWS)
+            .build()
+            .map_err(|e| self.corrupt(e))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| self.corrupt(e))?;
+            let cols = PinColumns::new(&batch, &self.meta.path)?;
+            for row in 0..batch.num_rows() {
+                let k = cols.key(row);
+                if wanted.contains(k) {
+                    out.insert(Arc::from(k), cols.fragment(row)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Batches in key order, starting with the block that may hold `after` (rows up to it included).
+    pub(crate) async fn scan_from(
+        &self,
+        after: Option<&[u8]>,
+        batch_size: usize,
+    ) -> Result<impl futures::Stream<Item = Result<RecordBatch>> + Send + 'static> {
+        let total = self.meta.rows as usize;
+        let first_row = after.and_then(|k| self.block_of(k)).map_or(0, |b| b * FENCE_ROWS);
+        let selection = RowSelection::from_consecutive_ranges(std::iter::once(first_row..total), total);
+        let path = self.meta.path.clone();
+        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
+            .with_row_selection(selection)
+            .with_batch_size(batch_size)
+            .build()
+            .map_err(|e| self.corrupt(e))?;
+        Ok(stream.map_err(move |e| Error::Corrupt { path: path.clone(), reason: e.to_string() }))
+    }
+}

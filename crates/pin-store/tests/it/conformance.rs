@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use pin_core::conformance::{Harness, run_all};
+use pin_core::{ManualClock, PinStore};
+use pin_store::{ParquetPinStore, StoreConfig};
+use tempfile::TempDir;
+
+/// Opens stores in temporary directories; `maintain` alternates flushes and compactions.
+#[derive(Default)]
+struct Parquet {
+    dirs: Mutex<Vec<TempDir>>,
+    last: Mutex<Option<PathBuf>>,
+    stores: Mutex<Vec<Arc<ParquetPinStore>>>,
+    round: Mutex<u32>,
+    compact_always: bool,
+}
+
+#[async_trait]
+impl Harness for Parquet {
+    async fn open(&self, clock: Arc<ManualClock>) -> Arc<dyn PinStore> {
+        let dir = TempDir::new().expect("temp dir");
+        let path = dir.path().to_owned();
+        self.dirs.lock().push(dir);
+        *self.last.lock() = Some(path.clone());
+        let store = Arc::new(ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock).await.expect("open"));
+        self.stores.lock().push(store.clone());
+        store
+    }
+
+    async fn reopen(&self, store: Arc<dyn PinStore>, clock: Arc<ManualClock>) -> Option<Arc<dyn PinStore>> {
+        let path = self.last.lock().clone()?;
+        self.stores.lock().clear();
+        drop(store);
+        let reopened = ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock).await.expect("reopen");
+        Some(Arc::new(reopened))
+    }
+
+    async fn maintain(&self, _store: &Arc<dyn PinStore>) {
+        let store = self.stores.lock().last().cloned().expect("a store is open");
+        let mut round = self.round.lock().to_owned();
+        round += 1;
+        *self.round.lock() = round;
+        if self.compact_always || round % 2 == 0 {
+            store.compact().await.expect("compact");
+        } else {
+            store.flush().await.expect("flush");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_store_passes_the_conformance_suite() {
+    let h = Parquet::default();
+    let n = run_all(&h).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, pin_core::conformance::cases().len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_store_passes_the_suite_when_every_write_is_compacted() {
+    // Same suite, but each maintenance point compacts: every read then goes through the base segment.
+    let h = Parquet { compact_always: true, ..Parquet::default() };
+    run_all(&h).await.unwrap_or_else(|e| panic!("{e}"));
+}

@@ -1,0 +1,106 @@
+//! `ci`, `test` and `bench`.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::{arch, cmd};
+
+/// Which optional `ci` steps run.
+#[derive(Debug)]
+pub(crate) struct CiOptions {
+    pub(crate) fmt: bool,
+    pub(crate) clippy: bool,
+}
+
+impl Default for CiOptions {
+    fn default() -> Self {
+        Self {
+            fmt: true,
+            clippy: true,
+        }
+    }
+}
+
+type Step = (&'static str, Box<dyn Fn() -> Result<()>>);
+
+/// fmt, clippy, arch, test, in that order; stops at the first failing step.
+pub(crate) fn ci(opts: &CiOptions) -> Result<()> {
+    let mut steps: Vec<Step> = Vec::new();
+    if opts.fmt {
+        steps.push(("fmt", Box::new(|| cmd::run(&mut cargo_fmt()))));
+    }
+    if opts.clippy {
+        steps.push(("clippy", Box::new(|| cmd::run(&mut cargo_clippy()))));
+    }
+    steps.push(("arch", Box::new(arch::run)));
+    steps.push(("test", Box::new(|| test(&[]))));
+
+    let started = Instant::now();
+    let total = steps.len();
+    for (i, (name, step)) in steps.iter().enumerate() {
+        println!("==> ci step {}/{total}: {name}", i + 1);
+        let step_started = Instant::now();
+        step().with_context(|| format!("ci step `{name}` failed"))?;
+        println!(
+            "==> ci step {name} passed in {:.0?}",
+            step_started.elapsed()
+        );
+    }
+    println!(
+        "==> ci: all {total} steps passed in {:.0?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn cargo_fmt() -> Command {
+    cmd::cargo(["fmt", "--all", "--", "--check"])
+}
+
+fn cargo_clippy() -> Command {
+    cmd::cargo([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+/// The test suite: `cargo nextest run` when cargo-nextest is installed, else `cargo test`.
+/// `extra` goes after the standard arguments (a test filter, `--no-capture`, ...).
+pub(crate) fn test(extra: &[String]) -> Result<()> {
+    let mut command = if nextest_installed() {
+        cmd::cargo([
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ])
+    } else {
+        println!("cargo-nextest is not installed; falling back to cargo test");
+        cmd::cargo(["test", "--workspace", "--locked", "--no-fail-fast"])
+    };
+    command.args(extra);
+    cmd::run(&mut command)
+}
+
+fn nextest_installed() -> bool {
+    cmd::succeeds(&mut cmd::cargo(["nextest", "--version"]))
+}
+
+/// `cargo bench -p pindex-benches <args>`: arguments after `--` reach criterion,
+/// and `PINDEX_BENCH_PINS` reaches the benches through the inherited environment.
+pub(crate) fn bench(args: &[String]) -> Result<()> {
+    let mut command = cmd::cargo(["bench", "-p", "pindex-benches"]);
+    command.args(args);
+    if let Some(pins) = std::env::var_os("PINDEX_BENCH_PINS") {
+        println!("PINDEX_BENCH_PINS={}", pins.to_string_lossy());
+    }
+    cmd::run(&mut command)
+}
