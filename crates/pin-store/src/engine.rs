@@ -43,6 +43,8 @@ pub struct StoreConfig {
     pub object_store_url: Option<String>,
     /// Flush the memtable to segments after this many events.
     pub flush_events: usize,
+    /// Flush once the memtable holds this many pins (bounds its memory).
+    pub flush_pins: usize,
     /// Flush once the WAL holds this many bytes.
     pub flush_wal_bytes: u64,
     /// Compact (merge the delta into a new base) once the delta holds this many pins.
@@ -60,6 +62,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             object_store_url: None,
             flush_events: 2_000_000,
+            flush_pins: 250_000,
             flush_wal_bytes: 256 << 20,
             compact_delta_keys: 500_000,
             vacuum_grace_ms: 3_600_000,
@@ -320,26 +323,31 @@ impl ParquetPinStore {
     /// The state of one pin before the batches not yet applied, for metrics.
     async fn prior_summaries(&self, state: &WriterState, keys: &[Key]) -> Result<HashMap<Key, Option<PinSummary>>> {
         let mut out = HashMap::new();
-        let snap = self.snapshot();
         let mut need_base: Vec<&[u8]> = Vec::new();
         let mut deltas = HashMap::new();
-        for key in keys {
-            if out.contains_key(key) {
-                continue;
+        // Only the layers' fragments of these keys are needed; cloning the snapshot would copy the
+        // memtable on the WAL thread's next write.
+        let base_segment = {
+            let snap = self.shared.read();
+            for key in keys {
+                if out.contains_key(key) {
+                    continue;
+                }
+                if let Some(s) = state.pending.get(key) {
+                    out.insert(key.clone(), *s);
+                    continue;
+                }
+                let delta = snap.delta_of(key);
+                if delta.as_ref().is_some_and(|d| d.pin.is_some()) {
+                    out.insert(key.clone(), delta.and_then(|d| d.summary()));
+                    continue;
+                }
+                need_base.push(key);
+                deltas.insert(key.clone(), delta);
             }
-            if let Some(s) = state.pending.get(key) {
-                out.insert(key.clone(), *s);
-                continue;
-            }
-            let delta = snap.delta_of(key);
-            if delta.as_ref().is_some_and(|d| d.pin.is_some()) {
-                out.insert(key.clone(), delta.and_then(|d| d.summary()));
-                continue;
-            }
-            need_base.push(key);
-            deltas.insert(key.clone(), delta);
-        }
-        let base = match (&snap.base, need_base.is_empty()) {
+            snap.base.clone()
+        };
+        let base = match (&base_segment, need_base.is_empty()) {
             (Some(b), false) => b.lookup(&need_base).await?,
             _ => HashMap::new(),
         };
@@ -646,14 +654,17 @@ impl ParquetPinStore {
         }
         let seq = first_seq + n as u64 - 1;
         // Maintenance runs inline, under the writer lock.
-        let (mem_events, delta_keys) = {
+        let (mem_events, mem_pins, delta_keys) = {
             let s = self.shared.read();
-            (s.mem_events, s.flushed.len())
+            (s.mem_events, s.mem.len(), s.flushed.len())
         };
         let mut state = w.state.lock().await;
-        if mem_events >= self.cfg.flush_events || state.wal_bytes >= self.cfg.flush_wal_bytes {
+        if mem_events >= self.cfg.flush_events
+            || mem_pins >= self.cfg.flush_pins
+            || state.wal_bytes >= self.cfg.flush_wal_bytes
+        {
             self.flush_locked(w, &mut state).await?;
-            if delta_keys + 1 >= self.cfg.compact_delta_keys {
+            if delta_keys + mem_pins >= self.cfg.compact_delta_keys {
                 self.compact_locked(w, &mut state).await?;
             }
         }

@@ -15,7 +15,7 @@ use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
 use object_store::buffered::BufWriter;
-use datafusion::parquet::arrow::AsyncArrowWriter;
+use datafusion::parquet::arrow::{AsyncArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::bloom_filter::Sbbf;
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
@@ -71,7 +71,7 @@ fn properties(table: Table, rows_hint: usize) -> WriterProperties {
         b = b
             .set_max_row_group_row_count(Some(PINS_ROW_GROUP))
             .set_column_bloom_filter_enabled(key.clone(), true)
-            .set_column_bloom_filter_fpp(key.clone(), 0.01)
+            .set_column_bloom_filter_fpp(key.clone(), 0.001)
             .set_column_bloom_filter_max_ndv(key, rows_hint.clamp(1, PINS_ROW_GROUP) as u64)
             .set_sorting_columns(Some(vec![SortingColumn {
                 column_idx: codec::key_column() as i32,
@@ -313,8 +313,35 @@ impl BaseSegment {
         blocks.sort_unstable();
         blocks.dedup();
         let total = self.meta.rows as usize;
+        // Phase 1: the key column of the candidate blocks only, to find the rows that really match
+        // (a bloom filter answers "maybe").
         let ranges = blocks.iter().map(|&b| b * FENCE_ROWS..((b + 1) * FENCE_ROWS).min(total));
         let selection = RowSelection::from_consecutive_ranges(ranges, total);
+        let schema_descr = self.reader_meta.metadata().file_metadata().schema_descr_ptr();
+        let key_only = ProjectionMask::roots(&schema_descr, [codec::key_column()]);
+        let mut rows = Vec::new();
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
+            .with_projection(key_only)
+            .with_row_selection(selection.clone())
+            .with_batch_size(FENCE_ROWS)
+            .build()
+            .map_err(|e| self.corrupt(e))?;
+        let mut row_ids = selected_rows(&selection);
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| self.corrupt(e))?;
+            let keys = batch.column(0).as_binary::<i32>();
+            for i in 0..batch.num_rows() {
+                let Some(row) = row_ids.next() else { return Err(self.corrupt("more rows than selected")) };
+                if wanted.contains(keys.value(i)) {
+                    rows.push(row);
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        // Phase 2: every column of the matching rows.
+        let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
         let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
             .with_row_selection(selection)
             .with_batch_size(FENCE_ROWS)
@@ -350,4 +377,14 @@ impl BaseSegment {
             .map_err(|e| self.corrupt(e))?;
         Ok(stream.map_err(move |e| Error::Corrupt { path: path.clone(), reason: e.to_string() }))
     }
+}
+
+/// The row numbers a selection selects, in order.
+fn selected_rows(selection: &RowSelection) -> impl Iterator<Item = usize> + '_ {
+    let mut start = 0usize;
+    selection.iter().flat_map(move |s| {
+        let range = start..start + s.row_count;
+        start += s.row_count;
+        if s.skip { 0..0 } else { range }
+    })
 }
