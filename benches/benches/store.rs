@@ -30,9 +30,18 @@ fn access_batch(rng: &mut SmallRng, n: u64, size: usize, t: i64) -> EventBatch {
 }
 
 fn main() {
-    let n: u64 = std::env::var("PINDEX_BENCH_PINS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(10));
+    let n: u64 = std::env::var("PINDEX_BENCH_PINS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(10));
 
     // Applying access events: durable (fsync per group commit), batches of 10,000, into a fresh store.
     {
@@ -78,7 +87,8 @@ fn main() {
     g.sample_size(10);
     g.bench_function("sql_group_by_tier", |b| {
         b.iter(|| {
-            rt.block_on(store.query("SELECT tier, count(*), sum(size_bytes) FROM pins GROUP BY tier")).unwrap()
+            rt.block_on(store.query("SELECT tier, count(*), sum(size_bytes) FROM pins GROUP BY tier"))
+                .unwrap()
         });
     });
     g.finish();

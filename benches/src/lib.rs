@@ -99,18 +99,30 @@ pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
     while i < n {
         let end = (i + 50_000).min(n);
         let events = (i..end)
-            .map(|j| Event { ts: T0.plus_millis(j as i64), kind: EventKind::Upsert(Box::new(pin(j, &mut rng))) })
+            .map(|j| Event {
+                ts: T0.plus_millis(j as i64),
+                kind: EventKind::Upsert(Box::new(pin(j, &mut rng))),
+            })
             .collect();
         store.apply(EventBatch::new(events)).await?;
         i = end;
         if i % 1_000_000 == 0 {
-            eprintln!("loaded {i} pins in {:.1}s, peak RSS {} MiB", started.elapsed().as_secs_f64(), peak_rss() >> 20);
+            eprintln!(
+                "loaded {i} pins in {:.1}s, peak RSS {} MiB",
+                started.elapsed().as_secs_f64(),
+                peak_rss() >> 20
+            );
         }
     }
     store.compact().await?;
     let seconds = started.elapsed().as_secs_f64();
     let status = store.status().await?;
-    Ok(LoadReport { pins: n, seconds, base_bytes: status.segment_bytes, peak_rss: peak_rss() })
+    Ok(LoadReport {
+        pins: n,
+        seconds,
+        base_bytes: status.segment_bytes,
+        peak_rss: peak_rss(),
+    })
 }
 
 /// Opens the cached store of `n` pins, loading it first if it is not there.

@@ -94,14 +94,9 @@ const EXCLUSIVE: &[Exclusive] = &[Exclusive {
 
 /// Runs `cargo metadata` and reports every violation of the layering.
 pub(crate) fn run() -> Result<()> {
-    let json = cmd::stdout(&mut cmd::cargo([
-        "metadata",
-        "--format-version",
-        "1",
-        "--no-deps",
-    ]))?;
-    let packages = parse_metadata(&json)
-        .context("unexpected output from `cargo metadata --format-version 1 --no-deps`")?;
+    let json = cmd::stdout(&mut cmd::cargo(["metadata", "--format-version", "1", "--no-deps"]))?;
+    let packages =
+        parse_metadata(&json).context("unexpected output from `cargo metadata --format-version 1 --no-deps`")?;
     let violations = check(&packages);
     if violations.is_empty() {
         let deps: usize = packages.iter().map(|p| p.deps.len()).sum();
@@ -298,26 +293,16 @@ fn check(packages: &[Package]) -> Vec<Violation> {
                 } else {
                     format!("only {} among workspace crates", or_list(allowed))
                 };
-                report(
-                    RuleKind::Layer,
-                    format!("{krate} may depend on {may}; {}", rule.why),
-                );
+                report(RuleKind::Layer, format!("{krate} may depend on {may}; {}", rule.why));
             }
             if !is_workspace && ships && rule.forbidden.iter().any(|f| in_family(&dep.name, f)) {
                 report(
                     RuleKind::Forbidden,
-                    format!(
-                        "{krate} must not depend on {}; {}",
-                        or_list(rule.forbidden),
-                        rule.why
-                    ),
+                    format!("{krate} must not depend on {}; {}", or_list(rule.forbidden), rule.why),
                 );
             }
             for exclusive in EXCLUSIVE {
-                if !is_workspace
-                    && in_family(&dep.name, exclusive.family)
-                    && !exclusive.users.contains(&krate)
-                {
+                if !is_workspace && in_family(&dep.name, exclusive.family) && !exclusive.users.contains(&krate) {
                     report(
                         RuleKind::Exclusive,
                         format!(
@@ -403,37 +388,23 @@ mod tests {
                     ("clap", "normal"),
                 ],
             ),
-            (
-                "pindex-benches",
-                vec![("pin-store", "normal"), ("criterion", "normal")],
-            ),
-            (
-                "xtask",
-                vec![("anyhow", "normal"), ("serde_json", "normal")],
-            ),
+            ("pindex-benches", vec![("pin-store", "normal"), ("criterion", "normal")]),
+            ("xtask", vec![("anyhow", "normal"), ("serde_json", "normal")]),
         ];
         let target = crates
             .iter_mut()
             .find(|(name, _)| *name == krate)
             .expect("a crate of the intended workspace");
         target.1.extend_from_slice(extra);
-        let borrowed: Vec<(&str, &[(&str, &str)])> = crates
-            .iter()
-            .map(|(name, deps)| (*name, deps.as_slice()))
-            .collect();
+        let borrowed: Vec<(&str, &[(&str, &str)])> =
+            crates.iter().map(|(name, deps)| (*name, deps.as_slice())).collect();
         check(&parse_metadata(&metadata(&borrowed)).expect("parsing test metadata"))
     }
 
     fn rules_broken(violations: &[Violation]) -> Vec<(&str, Option<&str>, RuleKind)> {
         violations
             .iter()
-            .map(|v| {
-                (
-                    v.krate.as_str(),
-                    v.dep.as_ref().map(|d| d.name.as_str()),
-                    v.rule,
-                )
-            })
+            .map(|v| (v.krate.as_str(), v.dep.as_ref().map(|d| d.name.as_str()), v.rule))
             .collect()
     }
 
@@ -458,9 +429,9 @@ mod tests {
             [("pin-vfs", Some("pin-store"), RuleKind::Layer)]
         );
         assert!(
-            violations[0].to_string().starts_with(
-                "layer: pin-vfs -> pin-store (normal): pin-vfs may depend on only pin-core"
-            ),
+            violations[0]
+                .to_string()
+                .starts_with("layer: pin-vfs -> pin-store (normal): pin-vfs may depend on only pin-core"),
             "{}",
             violations[0]
         );
@@ -531,11 +502,7 @@ mod tests {
             rules_broken(&violations),
             [("pin-tiers", Some("datafusion"), RuleKind::Exclusive)]
         );
-        assert!(
-            violations[0]
-                .to_string()
-                .contains("even as a dev-dependency")
-        );
+        assert!(violations[0].to_string().contains("even as a dev-dependency"));
         // Reported once, by the exclusive rule, not also as forbidden.
         let violations = workspace_with("pin-core", &[("datafusion-common", "normal")]);
         assert_eq!(
@@ -553,10 +520,7 @@ mod tests {
     fn unknown_crate_needs_a_rule() {
         let json = metadata(&[("pin-core", &[]), ("pin-new", &[("pin-core", "normal")])]);
         let violations = check(&parse_metadata(&json).expect("parsing test metadata"));
-        assert_eq!(
-            rules_broken(&violations),
-            [("pin-new", None, RuleKind::Unknown)]
-        );
+        assert_eq!(rules_broken(&violations), [("pin-new", None, RuleKind::Unknown)]);
         let json = metadata(&[("pin-core", &[]), ("pin-tiers", &[("pin-core", "normal")])]);
         assert!(check(&parse_metadata(&json).expect("parsing test metadata")).is_empty());
     }
@@ -566,16 +530,9 @@ mod tests {
         let json = metadata(&[
             (
                 "pin-core",
-                &[
-                    ("tokio", "normal"),
-                    ("parquet", "normal"),
-                    ("datafusion", "dev"),
-                ],
+                &[("tokio", "normal"), ("parquet", "normal"), ("datafusion", "dev")],
             ),
-            (
-                "pin-vfs",
-                &[("pin-core", "normal"), ("pin-tiers", "normal")],
-            ),
+            ("pin-vfs", &[("pin-core", "normal"), ("pin-tiers", "normal")]),
             ("pin-tiers", &[("pin-core", "normal")]),
             ("pin-mystery", &[]),
         ]);

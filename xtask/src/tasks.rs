@@ -43,15 +43,9 @@ pub(crate) fn ci(opts: &CiOptions) -> Result<()> {
         println!("==> ci step {}/{total}: {name}", i + 1);
         let step_started = Instant::now();
         step().with_context(|| format!("ci step `{name}` failed"))?;
-        println!(
-            "==> ci step {name} passed in {:.0?}",
-            step_started.elapsed()
-        );
+        println!("==> ci step {name} passed in {:.0?}", step_started.elapsed());
     }
-    println!(
-        "==> ci: all {total} steps passed in {:.0?}",
-        started.elapsed()
-    );
+    println!("==> ci: all {total} steps passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
@@ -75,13 +69,7 @@ fn cargo_clippy() -> Command {
 /// `extra` goes after the standard arguments (a test filter, `--no-capture`, ...).
 pub(crate) fn test(extra: &[String]) -> Result<()> {
     let mut command = if nextest_installed() {
-        cmd::cargo([
-            "nextest",
-            "run",
-            "--workspace",
-            "--locked",
-            "--no-fail-fast",
-        ])
+        cmd::cargo(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
     } else {
         println!("cargo-nextest is not installed; falling back to cargo test");
         cmd::cargo(["test", "--workspace", "--locked", "--no-fail-fast"])

@@ -4,12 +4,23 @@
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let n: u64 = std::env::var("PINDEX_BENCH_PINS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("PINDEX_BENCH_PINS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = pindex_benches::store_dir(n);
     let r = pindex_benches::load(&dir, n).await?;
     println!("pins:               {}", r.pins);
-    println!("load time:          {:.1} s ({:.0} pins/s, durable batches of 50,000, then compaction)", r.seconds, r.pins as f64 / r.seconds);
-    println!("segment bytes:      {} ({:.1} bytes per pin)", r.base_bytes, r.base_bytes as f64 / r.pins as f64);
+    println!(
+        "load time:          {:.1} s ({:.0} pins/s, durable batches of 50,000, then compaction)",
+        r.seconds,
+        r.pins as f64 / r.seconds
+    );
+    println!(
+        "segment bytes:      {} ({:.1} bytes per pin)",
+        r.base_bytes,
+        r.base_bytes as f64 / r.pins as f64
+    );
     println!("peak RSS:           {} MiB", r.peak_rss >> 20);
     Ok(())
 }

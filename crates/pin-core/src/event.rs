@@ -78,12 +78,16 @@ impl Event {
     pub fn validate(&self) -> Result<()> {
         match &self.kind {
             EventKind::Upsert(pin) => pin.validate(),
-            EventKind::Status { reason: Some(r), cid, .. } if r.len() > 4096 => Err(Error::Invalid {
+            EventKind::Status {
+                reason: Some(r), cid, ..
+            } if r.len() > 4096 => Err(Error::Invalid {
                 field: "reason",
                 cid: cid.to_string(),
                 reason: format!("{} bytes, at most 4096 allowed", r.len()),
             }),
-            EventKind::Access(Access { vfs_path: Some(p), cid, .. }) if !p.starts_with('/') => Err(Error::Invalid {
+            EventKind::Access(Access {
+                vfs_path: Some(p), cid, ..
+            }) if !p.starts_with('/') => Err(Error::Invalid {
                 field: "vfs_path",
                 cid: cid.to_string(),
                 reason: format!("{p:?} is not absolute"),
@@ -119,14 +123,14 @@ impl EventBatch {
 
     /// Validates every event; the first error names the event's position and the input.
     pub fn validate(&self) -> Result<()> {
-        if let Some(id) = &self.id {
-            if id.is_empty() || id.len() > 1024 {
-                return Err(Error::Invalid {
-                    field: "batch id",
-                    cid: "-".into(),
-                    reason: format!("length {} is outside 1..=1024", id.len()),
-                });
-            }
+        if let Some(id) = &self.id
+            && (id.is_empty() || id.len() > 1024)
+        {
+            return Err(Error::Invalid {
+                field: "batch id",
+                cid: "-".into(),
+                reason: format!("length {} is outside 1..=1024", id.len()),
+            });
         }
         for (i, e) in self.events.iter().enumerate() {
             e.validate().map_err(|err| match err {

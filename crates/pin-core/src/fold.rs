@@ -122,7 +122,9 @@ impl Fragment {
         self.stats.merge(&newer.stats);
         match (&mut self.pin, &newer.pin) {
             (old, Some(new)) => {
-                let created = old.as_ref().map_or(new.created_at, |o| o.created_at.min(new.created_at));
+                let created = old
+                    .as_ref()
+                    .map_or(new.created_at, |o| o.created_at.min(new.created_at));
                 let mut pin = new.clone();
                 pin.created_at = created;
                 *old = Some(pin);
@@ -214,14 +216,42 @@ mod tests {
         };
         vec![
             access(1),
-            Event { ts: Timestamp(2), kind: EventKind::Upsert(Box::new(Pin::new(c.clone(), Tier::Ssd, Timestamp(2)))) },
+            Event {
+                ts: Timestamp(2),
+                kind: EventKind::Upsert(Box::new(Pin::new(c.clone(), Tier::Ssd, Timestamp(2)))),
+            },
             access(3),
-            Event { ts: Timestamp(4), kind: EventKind::Tier { cid: c.clone(), tier: Tier::Hdd } },
-            Event { ts: Timestamp(5), kind: EventKind::Status { cid: c.clone(), status: PinStatus::Failed, reason: Some("disk".into()) } },
-            Event { ts: Timestamp(6), kind: EventKind::Upsert(Box::new(Pin::new(c.clone(), Tier::Nvme, Timestamp(6)))) },
-            Event { ts: Timestamp(7), kind: EventKind::Tier { cid: c.clone(), tier: Tier::Memory } },
+            Event {
+                ts: Timestamp(4),
+                kind: EventKind::Tier {
+                    cid: c.clone(),
+                    tier: Tier::Hdd,
+                },
+            },
+            Event {
+                ts: Timestamp(5),
+                kind: EventKind::Status {
+                    cid: c.clone(),
+                    status: PinStatus::Failed,
+                    reason: Some("disk".into()),
+                },
+            },
+            Event {
+                ts: Timestamp(6),
+                kind: EventKind::Upsert(Box::new(Pin::new(c.clone(), Tier::Nvme, Timestamp(6)))),
+            },
+            Event {
+                ts: Timestamp(7),
+                kind: EventKind::Tier {
+                    cid: c.clone(),
+                    tier: Tier::Memory,
+                },
+            },
             access(8),
-            Event { ts: Timestamp(9), kind: EventKind::Unpin { cid: c } },
+            Event {
+                ts: Timestamp(9),
+                kind: EventKind::Unpin { cid: c },
+            },
         ]
     }
 
@@ -236,7 +266,13 @@ mod tests {
             for b in a..=evs.len() {
                 let mut layers = [Fragment::default(), Fragment::default(), Fragment::default()];
                 for (i, e) in evs.iter().enumerate() {
-                    let layer = if i < a { 0 } else if i < b { 1 } else { 2 };
+                    let layer = if i < a {
+                        0
+                    } else if i < b {
+                        1
+                    } else {
+                        2
+                    };
                     layers[layer].apply(e, i as u64 + 1);
                 }
                 let [mut l0, l1, l2] = layers;
@@ -255,7 +291,16 @@ mod tests {
     #[test]
     fn a_patch_without_a_base_is_no_pin() {
         let mut f = Fragment::default();
-        f.apply(&Event { ts: Timestamp(1), kind: EventKind::Tier { cid: cid(), tier: Tier::Hdd } }, 1);
+        f.apply(
+            &Event {
+                ts: Timestamp(1),
+                kind: EventKind::Tier {
+                    cid: cid(),
+                    tier: Tier::Hdd,
+                },
+            },
+            1,
+        );
         assert!(f.view().is_none());
         assert_eq!(f.patch.tier, Some(Tier::Hdd));
     }

@@ -47,10 +47,10 @@ impl PinStore for MemoryPinStore {
     async fn apply(&self, batch: EventBatch) -> Result<ApplyOutcome> {
         batch.validate()?;
         let mut inner = self.inner.lock();
-        if let Some(id) = &batch.id {
-            if inner.batch_ids.contains(id) {
-                return Ok(ApplyOutcome::Duplicate);
-            }
+        if let Some(id) = &batch.id
+            && inner.batch_ids.contains(id)
+        {
+            return Ok(ApplyOutcome::Duplicate);
         }
         let inner = &mut *inner;
         let mut delta = MetricsDelta::default();
@@ -68,7 +68,11 @@ impl PinStore for MemoryPinStore {
             if let EventKind::Access(a) = &event.kind {
                 delta.accesses += 1;
                 inner.recent.touch(&key, event.ts, &mut delta);
-                inner.accesses.entry(key).or_default().push(AccessRecord::from_access(a, event.ts, seq));
+                inner
+                    .accesses
+                    .entry(key)
+                    .or_default()
+                    .push(AccessRecord::from_access(a, event.ts, seq));
             }
         }
         inner.metrics.apply(&delta);

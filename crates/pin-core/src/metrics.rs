@@ -157,14 +157,23 @@ impl MetricsState {
             .iter()
             .map(|t| {
                 let i = usize::from(t.code());
-                (*t, TierTotals { pins: self.tier_pins[i], size_bytes: self.tier_bytes[i] })
+                (
+                    *t,
+                    TierTotals {
+                        pins: self.tier_pins[i],
+                        size_bytes: self.tier_bytes[i],
+                    },
+                )
             })
             .collect::<BTreeMap<_, _>>();
         Metrics {
             total_pins: tiers.values().map(|t| t.pins).sum(),
             total_size_bytes: tiers.values().map(|t| t.size_bytes).sum(),
             tiers,
-            statuses: PinStatus::ALL.iter().map(|s| (*s, self.statuses[usize::from(s.code())])).collect(),
+            statuses: PinStatus::ALL
+                .iter()
+                .map(|s| (*s, self.statuses[usize::from(s.code())]))
+                .collect(),
             total_accesses: self.accesses,
             // A last access at second s is within the hour when now - 1h < s*1000 + 999, i.e. s > now_sec - 3600.
             accessed_last_hour: self.accessed_since(now_sec - 3600 + 1),
@@ -270,17 +279,33 @@ mod tests {
     fn pin_changes_move_totals() {
         let mut state = MetricsState::default();
         let mut d = MetricsDelta::default();
-        let ssd = PinSummary { status: PinStatus::Pinned, tier: Tier::Ssd, size_bytes: 100 };
+        let ssd = PinSummary {
+            status: PinStatus::Pinned,
+            tier: Tier::Ssd,
+            size_bytes: 100,
+        };
         d.pin_changed(None, Some(ssd));
         d.pin_changed(Some(ssd), Some(PinSummary { tier: Tier::Hdd, ..ssd }));
         state.apply(&d);
         let mut d = MetricsDelta::default();
-        d.pin_changed(None, Some(PinSummary { status: PinStatus::Unpinned, ..ssd }));
+        d.pin_changed(
+            None,
+            Some(PinSummary {
+                status: PinStatus::Unpinned,
+                ..ssd
+            }),
+        );
         state.apply(&d);
         let m = state.report(Timestamp(0));
         assert_eq!(m.total_pins, 1);
         assert_eq!(m.total_size_bytes, 100);
-        assert_eq!(m.tiers[&Tier::Hdd], TierTotals { pins: 1, size_bytes: 100 });
+        assert_eq!(
+            m.tiers[&Tier::Hdd],
+            TierTotals {
+                pins: 1,
+                size_bytes: 100
+            }
+        );
         assert_eq!(m.tiers[&Tier::Ssd], TierTotals::default());
         assert_eq!(m.statuses[&PinStatus::Pinned], 1);
         assert_eq!(m.statuses[&PinStatus::Unpinned], 1);

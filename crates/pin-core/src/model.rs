@@ -213,13 +213,13 @@ impl Pin {
             cid: self.cid.to_string(),
             reason,
         };
-        if let Some(name) = &self.name {
-            if name.len() > MAX_NAME_BYTES {
-                return Err(invalid(
-                    "name",
-                    format!("{} bytes, at most {MAX_NAME_BYTES} allowed", name.len()),
-                ));
-            }
+        if let Some(name) = &self.name
+            && name.len() > MAX_NAME_BYTES
+        {
+            return Err(invalid(
+                "name",
+                format!("{} bytes, at most {MAX_NAME_BYTES} allowed", name.len()),
+            ));
         }
         if self.meta.len() > MAX_META_KEYS {
             return Err(invalid(
@@ -233,7 +233,10 @@ impl Pin {
         if !self.tiers.contains(&self.primary_tier) {
             return Err(invalid(
                 "tiers",
-                format!("primary tier {} is not among the tiers holding a copy", self.primary_tier),
+                format!(
+                    "primary tier {} is not among the tiers holding a copy",
+                    self.primary_tier
+                ),
             ));
         }
         if self.vfs_paths.iter().any(|p| !p.starts_with('/')) {
@@ -354,7 +357,11 @@ impl PinStats {
                     None if self.read_count == 1 => self.first_read = Some(shape),
                     prev => self.classify(shape, prev),
                 }
-                self.last_read_end = if whole { None } else { Some(start.saturating_add(length.unwrap_or(0))) };
+                self.last_read_end = if whole {
+                    None
+                } else {
+                    Some(start.saturating_add(length.unwrap_or(0)))
+                };
             }
             AccessOp::Write => {
                 self.bytes_written = self.bytes_written.saturating_add(length.unwrap_or(0));
@@ -487,7 +494,10 @@ mod tests {
     fn names_parse_case_insensitively_and_errors_list_choices() {
         assert_eq!("SSD".parse::<Tier>().unwrap(), Tier::Ssd);
         let err = "tape".parse::<Tier>().unwrap_err().to_string();
-        assert_eq!(err, "invalid tier \"tape\": expected one of memory nvme ssd hdd ipfs filecoin");
+        assert_eq!(
+            err,
+            "invalid tier \"tape\": expected one of memory nvme ssd hdd ipfs filecoin"
+        );
         assert!(Tier::Memory < Tier::Filecoin);
         for t in Tier::ALL {
             assert_eq!(Tier::from_code(t.code()), Some(*t));
@@ -511,7 +521,14 @@ mod tests {
 
     #[test]
     fn merge_equals_recording_everything_in_one_fragment() {
-        let all = [(0, 0, 10), (1000, 10, 10), (5000, 20, 10), (6000, 100, 5), (9000, 105, 5), (20_000, 0, 7)];
+        let all = [
+            (0, 0, 10),
+            (1000, 10, 10),
+            (5000, 20, 10),
+            (6000, 100, 5),
+            (9000, 105, 5),
+            (20_000, 0, 7),
+        ];
         let whole = stats_of(&all);
         for split in 0..=all.len() {
             let mut a = stats_of(&all[..split]);

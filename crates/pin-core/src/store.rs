@@ -123,7 +123,7 @@ impl Cursor {
             input: input.to_owned(),
             reason: reason.to_owned(),
         };
-        if input.is_empty() || input.len() % 2 != 0 {
+        if input.is_empty() || !input.len().is_multiple_of(2) {
             return Err(bad("expected an even number of hex digits"));
         }
         let bytes = (0..input.len())

@@ -30,10 +30,39 @@ fn list_of_strings() -> DataType {
 
 /// Columns of the public `pins` table, in order.
 pub(crate) const PUBLIC_PIN_COLUMNS: &[&str] = &[
-    "cid", "name", "pin_type", "status", "size_bytes", "created_at", "updated_at", "tier", "tiers", "replication",
-    "vfs_paths", "mount", "meta", "content_hash", "last_verified", "verdict", "expires_at", "status_reason",
-    "access_count", "read_count", "bytes_read", "bytes_written", "first_access", "last_access", "hotness",
-    "hotness_at", "gap_count", "gap_mean_ms", "gap_m2", "sequential_reads", "random_reads", "whole_reads", "pattern",
+    "cid",
+    "name",
+    "pin_type",
+    "status",
+    "size_bytes",
+    "created_at",
+    "updated_at",
+    "tier",
+    "tiers",
+    "replication",
+    "vfs_paths",
+    "mount",
+    "meta",
+    "content_hash",
+    "last_verified",
+    "verdict",
+    "expires_at",
+    "status_reason",
+    "access_count",
+    "read_count",
+    "bytes_read",
+    "bytes_written",
+    "first_access",
+    "last_access",
+    "hotness",
+    "hotness_at",
+    "gap_count",
+    "gap_mean_ms",
+    "gap_m2",
+    "sequential_reads",
+    "random_reads",
+    "whole_reads",
+    "pattern",
 ];
 
 /// Schema of a pins segment (public columns, then internal ones).
@@ -232,7 +261,8 @@ impl PinRows {
                 if p.meta.is_empty() {
                     self.meta.append_null();
                 } else {
-                    self.meta.append_value(serde_json::to_string(&p.meta).unwrap_or_default());
+                    self.meta
+                        .append_value(serde_json::to_string(&p.meta).unwrap_or_default());
                 }
                 self.content_hash.append_option(p.integrity.content_hash.as_deref());
                 self.last_verified.append_option(ms(p.integrity.last_verified));
@@ -243,17 +273,33 @@ impl PinRows {
             None => {
                 let display = Cid::from_key(key).map(|c| c.as_str().to_owned()).unwrap_or_default();
                 self.cid.append_value(display);
-                for b in [&mut self.name, &mut self.pin_type, &mut self.status, &mut self.tier, &mut self.mount] {
+                for b in [
+                    &mut self.name,
+                    &mut self.pin_type,
+                    &mut self.status,
+                    &mut self.tier,
+                    &mut self.mount,
+                ] {
                     b.append_null();
                 }
-                for b in [&mut self.meta, &mut self.content_hash, &mut self.verdict, &mut self.status_reason] {
+                for b in [
+                    &mut self.meta,
+                    &mut self.content_hash,
+                    &mut self.verdict,
+                    &mut self.status_reason,
+                ] {
                     b.append_null();
                 }
                 self.size.append_null();
                 self.replication.append_null();
                 self.tiers.append_null();
                 self.vfs_paths.append_null();
-                for b in [&mut self.created, &mut self.updated, &mut self.last_verified, &mut self.expires] {
+                for b in [
+                    &mut self.created,
+                    &mut self.updated,
+                    &mut self.last_verified,
+                    &mut self.expires,
+                ] {
                     b.append_null();
                 }
             }
@@ -401,7 +447,10 @@ impl<'a> PinColumns<'a> {
         }
         let values = a.value(row);
         let s = values.as_string::<i32>();
-        (0..s.len()).filter(|&i| s.is_valid(i)).map(|i| s.value(i).to_owned()).collect()
+        (0..s.len())
+            .filter(|&i| s.is_valid(i))
+            .map(|i| s.value(i).to_owned())
+            .collect()
     }
 
     pub(crate) fn key(&self, row: usize) -> &'a [u8] {
@@ -416,7 +465,8 @@ impl<'a> PinColumns<'a> {
     }
 
     fn parse<T: std::str::FromStr<Err = pin_core::Error>>(&self, v: Option<&str>) -> Result<Option<T>> {
-        v.map(|s| s.parse::<T>().map_err(|e| self.corrupt(e.to_string()))).transpose()
+        v.map(|s| s.parse::<T>().map_err(|e| self.corrupt(e.to_string())))
+            .transpose()
     }
 
     pub(crate) fn fragment(&self, row: usize) -> Result<Fragment> {
@@ -438,12 +488,18 @@ impl<'a> PinColumns<'a> {
             Some(Pin {
                 cid,
                 name: self.str("name", row).map(str::to_owned),
-                pin_type: self.parse::<PinType>(self.str("pin_type", row))?.ok_or_else(|| required("pin_type"))?,
-                status: self.parse::<PinStatus>(self.str("status", row))?.ok_or_else(|| required("status"))?,
+                pin_type: self
+                    .parse::<PinType>(self.str("pin_type", row))?
+                    .ok_or_else(|| required("pin_type"))?,
+                status: self
+                    .parse::<PinStatus>(self.str("status", row))?
+                    .ok_or_else(|| required("status"))?,
                 size_bytes: self.u64("size_bytes", row).unwrap_or(0),
                 created_at: self.ts("created_at", row).unwrap_or_default(),
                 updated_at: self.ts("updated_at", row).unwrap_or_default(),
-                primary_tier: self.parse::<Tier>(self.str("tier", row))?.ok_or_else(|| required("tier"))?,
+                primary_tier: self
+                    .parse::<Tier>(self.str("tier", row))?
+                    .ok_or_else(|| required("tier"))?,
                 tiers,
                 replication: {
                     let a = self.col("replication").as_primitive::<UInt32Type>();
@@ -582,7 +638,10 @@ pub(crate) fn history_batch(rows: &[(Arc<[u8]>, Arc<str>, HistoryEntry)]) -> Res
 
 /// Reads `access_events` rows of one key from a batch.
 pub(crate) fn access_rows(batch: &RecordBatch, key: &[u8], origin: &str, out: &mut Vec<AccessRecord>) -> Result<()> {
-    let corrupt = |reason: String| Error::Corrupt { path: origin.to_owned(), reason };
+    let corrupt = |reason: String| Error::Corrupt {
+        path: origin.to_owned(),
+        reason,
+    };
     let keys = batch.column(9).as_binary::<i32>();
     let ts = batch.column(1).as_primitive::<TimestampMillisecondType>();
     let seq = batch.column(2).as_primitive::<UInt64Type>();
@@ -602,10 +661,16 @@ pub(crate) fn access_rows(batch: &RecordBatch, key: &[u8], origin: &str, out: &m
         out.push(AccessRecord {
             seq: seq.value(i),
             ts: Timestamp(ts.value(i)),
-            op: op.value(i).parse().map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
+            op: op
+                .value(i)
+                .parse()
+                .map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
             offset: u(4, i),
             length: u(5, i),
-            tier: s(6, i).map(str::parse).transpose().map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
+            tier: s(6, i)
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
             vfs_path: s(7, i).map(str::to_owned),
             latency_us: u(8, i),
         });
@@ -615,7 +680,10 @@ pub(crate) fn access_rows(batch: &RecordBatch, key: &[u8], origin: &str, out: &m
 
 /// Reads `pin_history` rows of one key from a batch.
 pub(crate) fn history_rows(batch: &RecordBatch, key: &[u8], origin: &str, out: &mut Vec<HistoryEntry>) -> Result<()> {
-    let corrupt = |reason: String| Error::Corrupt { path: origin.to_owned(), reason };
+    let corrupt = |reason: String| Error::Corrupt {
+        path: origin.to_owned(),
+        reason,
+    };
     let keys = batch.column(7).as_binary::<i32>();
     let ts = batch.column(1).as_primitive::<TimestampMillisecondType>();
     let seq = batch.column(2).as_primitive::<UInt64Type>();
@@ -631,8 +699,14 @@ pub(crate) fn history_rows(batch: &RecordBatch, key: &[u8], origin: &str, out: &
             seq: seq.value(i),
             ts: Timestamp(ts.value(i)),
             event: s(3, i).unwrap_or_default().to_owned(),
-            status: s(4, i).map(str::parse).transpose().map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
-            tier: s(5, i).map(str::parse).transpose().map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
+            status: s(4, i)
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
+            tier: s(5, i)
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: pin_core::Error| corrupt(e.to_string()))?,
             reason: s(6, i).map(str::to_owned),
         });
     }

@@ -13,8 +13,8 @@ use std::sync::mpsc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 use parking_lot::RwLock;
 use pin_core::metrics::RECENT_RETENTION_SECS;
 use pin_core::{
@@ -62,9 +62,9 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             object_store_url: None,
             flush_events: 2_000_000,
-            flush_pins: 250_000,
+            flush_pins: 100_000,
             flush_wal_bytes: 256 << 20,
-            compact_delta_keys: 500_000,
+            compact_delta_keys: 400_000,
             vacuum_grace_ms: 3_600_000,
             sync: true,
         }
@@ -103,7 +103,11 @@ impl Snapshot {
                 history.push((key.clone(), Arc::from(cid.as_str()), h));
             }
             if let EventKind::Access(a) = &event.kind {
-                access.push((key, Arc::from(cid.as_str()), AccessRecord::from_access(a, event.ts, seq)));
+                access.push((
+                    key,
+                    Arc::from(cid.as_str()),
+                    AccessRecord::from_access(a, event.ts, seq),
+                ));
             }
         }
         self.metrics.apply(&rec.delta);
@@ -130,8 +134,15 @@ impl Snapshot {
 }
 
 enum Job {
-    Append { bytes: Vec<u8>, record: Arc<WalRecord>, ack: oneshot::Sender<Result<()>> },
-    Rotate { first_seq: u64, ack: oneshot::Sender<Result<u64>> },
+    Append {
+        bytes: Vec<u8>,
+        record: Arc<WalRecord>,
+        ack: oneshot::Sender<Result<()>>,
+    },
+    Rotate {
+        first_seq: u64,
+        ack: oneshot::Sender<Result<u64>>,
+    },
     Stop,
 }
 
@@ -221,7 +232,9 @@ fn open_object_store(cfg: &StoreConfig) -> Result<Arc<dyn ObjectStore>> {
         Some(url) => {
             let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("object store URL {url:?}: {e}")))?;
             let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
-                Error::Config(format!("object store URL {url:?}: {e} (is pindex built with the feature for this scheme?)"))
+                Error::Config(format!(
+                    "object store URL {url:?}: {e} (is pindex built with the feature for this scheme?)"
+                ))
             })?;
             let store: Arc<dyn ObjectStore> = Arc::from(store);
             if prefix.as_ref().is_empty() {
@@ -267,13 +280,25 @@ impl ParquetPinStore {
                 .spawn(move || wal_thread(rx, file, dir, shared, sync))
                 .map_err(|e| Error::io("spawn WAL thread for", &wal_dir, e))?
         };
-        let state = WriterState { next_seq, recent, pending: HashMap::new(), pending_ids: HashSet::new(), wal_bytes, poisoned: None };
+        let state = WriterState {
+            next_seq,
+            recent,
+            pending: HashMap::new(),
+            pending_ids: HashSet::new(),
+            wal_bytes,
+            poisoned: None,
+        };
         Ok(Self {
             cfg,
             store,
             clock,
             shared,
-            writer: Some(Writer { _lock: lock, state: tokio::sync::Mutex::new(state), jobs, thread: Some(thread) }),
+            writer: Some(Writer {
+                _lock: lock,
+                state: tokio::sync::Mutex::new(state),
+                jobs,
+                thread: Some(thread),
+            }),
         })
     }
 
@@ -285,7 +310,10 @@ impl ParquetPinStore {
     /// Opens read-only with a given clock.
     pub async fn open_read_only_with_clock(cfg: StoreConfig, clock: Arc<dyn Clock>) -> Result<Self> {
         if !cfg.data_dir.exists() {
-            return Err(Error::Config(format!("data directory {} does not exist", cfg.data_dir.display())));
+            return Err(Error::Config(format!(
+                "data directory {} does not exist",
+                cfg.data_dir.display()
+            )));
         }
         let store = open_object_store(&cfg)?;
         let wal_dir = cfg.data_dir.join("wal");
@@ -299,7 +327,13 @@ impl ParquetPinStore {
                 other => break other?,
             }
         };
-        Ok(Self { cfg, store, clock, shared: Arc::new(RwLock::new(snapshot)), writer: None })
+        Ok(Self {
+            cfg,
+            store,
+            clock,
+            shared: Arc::new(RwLock::new(snapshot)),
+            writer: None,
+        })
     }
 
     /// The configuration this store was opened with.
@@ -375,13 +409,21 @@ impl ParquetPinStore {
         }
         // Barrier: once the WAL thread has rotated, every earlier batch is applied to the snapshot.
         let (tx, rx) = oneshot::channel();
-        w.jobs.send(Job::Rotate { first_seq: state.next_seq, ack: tx }).map_err(|_| thread_gone())?;
+        w.jobs
+            .send(Job::Rotate {
+                first_seq: state.next_seq,
+                ack: tx,
+            })
+            .map_err(|_| thread_gone())?;
         let cut = rx.await.map_err(|_| thread_gone())??;
         state.pending.clear();
         state.pending_ids.clear();
         let snap = self.snapshot();
         if snap.seq != cut {
-            return Err(Error::Poisoned(format!("snapshot at {} after a rotation at {cut}", snap.seq)));
+            return Err(Error::Poisoned(format!(
+                "snapshot at {} after a rotation at {cut}",
+                snap.seq
+            )));
         }
         if snap.mem_events == 0 && snap.seq == snap.manifest.wal_seq {
             return Ok(());
@@ -393,24 +435,21 @@ impl ParquetPinStore {
         m.committed_at = now;
         m.wal_seq = cut;
 
-        let mut flushed = (*snap.flushed).clone();
-        for (k, f) in snap.mem.iter() {
-            match flushed.get_mut(k) {
-                Some(old) => old.merge(f),
-                None => {
-                    flushed.insert(k.clone(), f.clone());
-                }
-            }
-        }
-        m.delta = if flushed.is_empty() {
-            None
-        } else {
-            Some(write_pins(&self.store, &format!("pins/delta-{version:020}.parquet"), flushed.iter()).await?)
-        };
+        // The new delta segment: the old delta and the memtable merged key by key, streamed in chunks.
+        m.delta = write_merged_delta(
+            &self.store,
+            &format!("pins/delta-{version:020}.parquet"),
+            &snap.flushed,
+            &snap.mem,
+        )
+        .await?;
         // Access events, partitioned by day of the event.
         let mut by_day: BTreeMap<i64, Vec<(Key, Arc<str>, AccessRecord)>> = BTreeMap::new();
         for row in snap.mem_access.iter() {
-            by_day.entry(row.2.ts.0.div_euclid(86_400_000)).or_default().push(row.clone());
+            by_day
+                .entry(row.2.ts.0.div_euclid(86_400_000))
+                .or_default()
+                .push(row.clone());
         }
         for (day, mut rows) in by_day {
             rows.sort_by_key(|r| (r.2.ts, r.2.seq));
@@ -418,7 +457,8 @@ impl ParquetPinStore {
             let batch = codec::access_batch(&rows)?;
             let seqs = minmax(rows.iter().map(|r| r.2.seq)).unwrap_or((0, 0));
             let ts = minmax(rows.iter().map(|r| r.2.ts));
-            m.access.push(segment::write(&self.store, &path, Table::Access, &[batch], seqs, ts).await?);
+            m.access
+                .push(segment::write(&self.store, &path, Table::Access, &[batch], seqs, ts).await?);
         }
         if !snap.mem_history.is_empty() {
             let rows = &snap.mem_history;
@@ -426,7 +466,8 @@ impl ParquetPinStore {
             let seqs = minmax(rows.iter().map(|r| r.2.seq)).unwrap_or((0, 0));
             let ts = minmax(rows.iter().map(|r| r.2.ts));
             let path = format!("history/{version:020}.parquet");
-            m.history.push(segment::write(&self.store, &path, Table::History, &[batch], seqs, ts).await?);
+            m.history
+                .push(segment::write(&self.store, &path, Table::History, &[batch], seqs, ts).await?);
         }
         // The writer's last-access table, pruned to what can still fall in a window.
         let horizon = now.0.div_euclid(1000) - RECENT_RETENTION_SECS;
@@ -440,11 +481,22 @@ impl ParquetPinStore {
         m.batch_ids = ids;
         manifest::commit(&*self.store, &m).await?;
         tracing::debug!(version, cut, "flushed");
+        drop(snap);
         {
+            // Fold the memtable into the in-memory delta in place (no copy unless a reader holds it).
             let mut s = self.shared.write();
+            let mem = std::mem::take(&mut s.mem);
+            let mem = Arc::try_unwrap(mem).unwrap_or_else(|shared| (*shared).clone());
+            let flushed = Arc::make_mut(&mut s.flushed);
+            for (k, f) in mem {
+                match flushed.get_mut(&k) {
+                    Some(old) => old.merge(&f),
+                    None => {
+                        flushed.insert(k, f);
+                    }
+                }
+            }
             s.manifest = Arc::new(m);
-            s.flushed = Arc::new(flushed);
-            s.mem = Arc::default();
             s.mem_access = Arc::default();
             s.mem_history = Arc::default();
             s.mem_events = 0;
@@ -486,17 +538,29 @@ impl ParquetPinStore {
             if f.pin.is_none() && f.stats.access_count == 0 {
                 continue;
             }
-            let f = if f.pin.is_none() { Fragment { patch: Default::default(), ..f } } else { f };
+            let f = if f.pin.is_none() {
+                Fragment {
+                    patch: Default::default(),
+                    ..f
+                }
+            } else {
+                f
+            };
             max_seq = max_seq.max(f.seq);
             rows.push(&key, &f);
             if rows.len() >= 65_536 {
-                out.write(&std::mem::replace(&mut rows, PinRows::new()).finish()?).await?;
+                out.write(&std::mem::replace(&mut rows, PinRows::new()).finish()?)
+                    .await?;
             }
         }
         if rows.len() > 0 {
             out.write(&rows.finish()?).await?;
         }
-        let base_meta = if out.rows() == 0 { None } else { Some(out.finish((0, max_seq), None).await?) };
+        let base_meta = if out.rows() == 0 {
+            None
+        } else {
+            Some(out.finish((0, max_seq), None).await?)
+        };
         let mut m = (*snap.manifest).clone();
         m.version = version;
         m.committed_at = self.clock.now();
@@ -572,9 +636,11 @@ impl ParquetPinStore {
         delta_keys.extend(snap.mem.keys().map(|k| &**k));
         Ok(StoreStatus {
             data_dir: self.cfg.data_dir.clone(),
-            object_store: self.cfg.object_store_url.clone().unwrap_or_else(|| {
-                self.cfg.data_dir.join("store").display().to_string()
-            }),
+            object_store: self
+                .cfg
+                .object_store_url
+                .clone()
+                .unwrap_or_else(|| self.cfg.data_dir.join("store").display().to_string()),
             version: m.version,
             segments: m.files().count(),
             segment_bytes: m.files().map(|f| f.bytes).sum(),
@@ -605,7 +671,10 @@ impl ParquetPinStore {
             }
         }
         if batch.events.is_empty() {
-            return Ok(ApplyOutcome::Applied { events: 0, seq: state.next_seq - 1 });
+            return Ok(ApplyOutcome::Applied {
+                events: 0,
+                seq: state.next_seq - 1,
+            });
         }
         // Metrics deltas need each changed pin's state before the batch.
         let changed: Vec<Key> = batch
@@ -626,7 +695,10 @@ impl ParquetPinStore {
                     continue;
                 }
                 EventKind::Upsert(pin) => Some(PinSummary::of(pin)),
-                EventKind::Unpin { .. } => before.map(|b| PinSummary { status: pin_core::PinStatus::Unpinned, ..b }),
+                EventKind::Unpin { .. } => before.map(|b| PinSummary {
+                    status: pin_core::PinStatus::Unpinned,
+                    ..b
+                }),
                 EventKind::Status { status, .. } => before.map(|b| PinSummary { status: *status, ..b }),
                 EventKind::Tier { tier, .. } => before.map(|b| PinSummary { tier: *tier, ..b }),
             };
@@ -635,11 +707,22 @@ impl ParquetPinStore {
         }
         let first_seq = state.next_seq;
         let n = batch.events.len();
-        let record = Arc::new(WalRecord { first_seq, batch_id: batch.id, events: batch.events, delta });
+        let record = Arc::new(WalRecord {
+            first_seq,
+            batch_id: batch.id,
+            events: batch.events,
+            delta,
+        });
         let bytes = wal::encode(&record)?;
         let (tx, rx) = oneshot::channel();
         state.wal_bytes += bytes.len() as u64;
-        w.jobs.send(Job::Append { bytes, record: record.clone(), ack: tx }).map_err(|_| thread_gone())?;
+        w.jobs
+            .send(Job::Append {
+                bytes,
+                record: record.clone(),
+                ack: tx,
+            })
+            .map_err(|_| thread_gone())?;
         state.next_seq += n as u64;
         state.pending.extend(summaries);
         if let Some(id) = &record.batch_id {
@@ -697,22 +780,60 @@ pub(crate) fn day_string(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Writes fragments (in key order) as a pins segment.
-async fn write_pins<'a>(
+/// Writes the merge of two key-ordered fragment maps (`older`, then `newer`) as a pins segment.
+async fn write_merged_delta(
     store: &Arc<dyn ObjectStore>,
     path: &str,
-    fragments: impl Iterator<Item = (&'a Key, &'a Fragment)>,
-) -> Result<SegmentMeta> {
+    older: &BTreeMap<Key, Fragment>,
+    newer: &BTreeMap<Key, Fragment>,
+) -> Result<Option<SegmentMeta>> {
+    if older.is_empty() && newer.is_empty() {
+        return Ok(None);
+    }
+    let mut out = SegmentWriter::new(store, path, Table::Pins, older.len() + newer.len())?;
     let mut rows = PinRows::new();
     let mut seqs = None;
-    for (k, f) in fragments {
-        seqs = minmax(seqs.into_iter().flat_map(|(a, b)| [a, b]).chain([f.seq]));
-        rows.push(k, f);
+    let mut a = older.iter().peekable();
+    let mut b = newer.iter().peekable();
+    loop {
+        let (key, merged);
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some((ka, _)), Some((kb, _))) if ka == kb => {
+                let ((k, fa), (_, fb)) = (
+                    a.next().unwrap_or_else(|| unreachable!()),
+                    b.next().unwrap_or_else(|| unreachable!()),
+                );
+                let mut f = fa.clone();
+                f.merge(fb);
+                (key, merged) = (k, std::borrow::Cow::Owned(f));
+            }
+            (Some((ka, _)), Some((kb, _))) if ka < kb => {
+                let (k, f) = a.next().unwrap_or_else(|| unreachable!());
+                (key, merged) = (k, std::borrow::Cow::Borrowed(f));
+            }
+            (Some(_), None) => {
+                let (k, f) = a.next().unwrap_or_else(|| unreachable!());
+                (key, merged) = (k, std::borrow::Cow::Borrowed(f));
+            }
+            (_, Some(_)) => {
+                let (k, f) = b.next().unwrap_or_else(|| unreachable!());
+                (key, merged) = (k, std::borrow::Cow::Borrowed(f));
+            }
+        }
+        seqs = Some(seqs.map_or((merged.seq, merged.seq), |(lo, hi): (u64, u64)| {
+            (lo.min(merged.seq), hi.max(merged.seq))
+        }));
+        rows.push(key, &merged);
+        if rows.len() >= 65_536 {
+            out.write(&std::mem::replace(&mut rows, PinRows::new()).finish()?)
+                .await?;
+        }
     }
-    let n = rows.len();
-    let mut w = SegmentWriter::new(store, path, Table::Pins, n)?;
-    w.write(&rows.finish()?).await?;
-    w.finish(seqs.unwrap_or((0, 0)), None).await
+    if rows.len() > 0 {
+        out.write(&rows.finish()?).await?;
+    }
+    Ok(Some(out.finish(seqs.unwrap_or((0, 0)), None).await?))
 }
 
 async fn write_recent(store: &Arc<dyn ObjectStore>, version: u64, recent: &RecentAccesses) -> Result<SegmentMeta> {
@@ -734,8 +855,15 @@ async fn write_recent(store: &Arc<dyn ObjectStore>, version: u64, recent: &Recen
 
 async fn read_recent(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta) -> Result<RecentAccesses> {
     use object_store::ObjectStoreExt;
-    let bytes = store.get(&object_store::path::Path::from(meta.path.as_str())).await?.bytes().await?;
-    let corrupt = |reason: String| Error::Corrupt { path: meta.path.clone(), reason };
+    let bytes = store
+        .get(&object_store::path::Path::from(meta.path.as_str()))
+        .await?
+        .bytes()
+        .await?;
+    let corrupt = |reason: String| Error::Corrupt {
+        path: meta.path.clone(),
+        reason,
+    };
     if crc32c::crc32c(&bytes) != meta.crc32c {
         return Err(corrupt("checksum mismatch".into()));
     }
@@ -782,7 +910,11 @@ async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> R
             if rec.first_seq != snap.seq + 1 {
                 return Err(Error::Corrupt {
                     path: path.display().to_string(),
-                    reason: format!("record starts at sequence {} but {} was expected", rec.first_seq, snap.seq + 1),
+                    reason: format!(
+                        "record starts at sequence {} but {} was expected",
+                        rec.first_seq,
+                        snap.seq + 1
+                    ),
                 });
             }
             if repair {
@@ -797,7 +929,10 @@ async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> R
         }
         if let Some(damage) = replay.damage {
             if i != last {
-                return Err(Error::Corrupt { path: path.display().to_string(), reason: damage });
+                return Err(Error::Corrupt {
+                    path: path.display().to_string(),
+                    reason: damage,
+                });
             }
             if repair {
                 tracing::warn!(path = %path.display(), %damage, kept = replay.valid_len, "cutting the WAL at its last whole record");
@@ -879,7 +1014,9 @@ fn wal_thread(rx: mpsc::Receiver<Job>, mut file: WalFile, dir: PathBuf, shared: 
                 Job::Append { bytes, record, ack } => {
                     let r = match &failed {
                         Some(f) => Err(Error::Poisoned(f.clone())),
-                        None => file.append(&bytes).and_then(|()| if sync { file.sync() } else { Ok(()) }),
+                        None => file
+                            .append(&bytes)
+                            .and_then(|()| if sync { file.sync() } else { Ok(()) }),
                     };
                     match r {
                         Ok(()) => {
@@ -922,7 +1059,10 @@ pub(crate) struct MergeIter {
     batch: Option<datafusion::arrow::array::RecordBatch>,
     row: usize,
     after: Option<Key>,
-    delta: std::iter::Peekable<std::vec::IntoIter<(Key, Fragment)>>,
+    flushed: Arc<BTreeMap<Key, Fragment>>,
+    mem: Arc<BTreeMap<Key, Fragment>>,
+    /// The delta layers are read lazily from here on (exclusive).
+    delta_after: Option<Key>,
 }
 
 impl MergeIter {
@@ -932,21 +1072,48 @@ impl MergeIter {
         flushed: Arc<BTreeMap<Key, Fragment>>,
         mem: Arc<BTreeMap<Key, Fragment>>,
     ) -> Result<Self> {
-        let lower = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
-        let mut delta: BTreeMap<Key, Fragment> = flushed.range((lower.clone(), Bound::Unbounded)).map(|(k, f)| (k.clone(), f.clone())).collect();
-        for (k, f) in mem.range((lower, Bound::Unbounded)) {
-            match delta.get_mut(k) {
-                Some(d) => d.merge(f),
-                None => {
-                    delta.insert(k.clone(), f.clone());
-                }
-            }
-        }
         let (stream, base_path) = match &base {
-            Some(b) => (Some(Box::pin(b.scan_from(after.as_deref(), 4096).await?) as _), b.meta.path.clone()),
+            Some(b) => (
+                Some(Box::pin(b.scan_from(after.as_deref(), 4096).await?) as _),
+                b.meta.path.clone(),
+            ),
             None => (None, String::new()),
         };
-        Ok(Self { base: stream, base_path, batch: None, row: 0, after, delta: delta.into_iter().collect::<Vec<_>>().into_iter().peekable() })
+        Ok(Self {
+            base: stream,
+            base_path,
+            batch: None,
+            row: 0,
+            delta_after: after.clone(),
+            after,
+            flushed,
+            mem,
+        })
+    }
+
+    /// The smallest key of the delta layers after `delta_after`.
+    fn peek_delta(&self) -> Option<Key> {
+        let lower = self.delta_after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+        let a = self
+            .flushed
+            .range((lower.clone(), Bound::Unbounded))
+            .next()
+            .map(|(k, _)| k);
+        let b = self.mem.range((lower, Bound::Unbounded)).next().map(|(k, _)| k);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b).clone()),
+            (a, b) => a.or(b).cloned(),
+        }
+    }
+
+    /// The delta layers' fragment of `key`, folded, and move past it.
+    fn take_delta(&mut self, key: Key) -> Fragment {
+        let mut f = self.flushed.get(&key).cloned().unwrap_or_default();
+        if let Some(m) = self.mem.get(&key) {
+            f.merge(m);
+        }
+        self.delta_after = Some(key);
+        f
     }
 
     /// The next base row's key and fragment (skipping rows up to `after`).
@@ -979,7 +1146,10 @@ impl MergeIter {
     }
 
     fn take_base(&mut self) -> Result<Fragment> {
-        let b = self.batch.as_ref().ok_or_else(|| Error::Corrupt { path: self.base_path.clone(), reason: "merge lost its row".into() })?;
+        let b = self.batch.as_ref().ok_or_else(|| Error::Corrupt {
+            path: self.base_path.clone(),
+            reason: "merge lost its row".into(),
+        })?;
         let f = PinColumns::new(b, &self.base_path)?.fragment(self.row)?;
         self.row += 1;
         Ok(f)
@@ -987,18 +1157,16 @@ impl MergeIter {
 
     pub(crate) async fn next(&mut self) -> Result<Option<(Key, Fragment)>> {
         let base_key = self.peek_base().await?;
-        let delta_key = self.delta.peek().map(|(k, _)| k.clone());
+        let delta_key = self.peek_delta();
         match (base_key, delta_key) {
             (None, None) => Ok(None),
             (Some(b), None) => Ok(Some((b, self.take_base()?))),
-            (None, Some(_)) => Ok(self.delta.next()),
             (Some(b), Some(d)) if b < d => Ok(Some((b, self.take_base()?))),
-            (Some(b), Some(d)) if d < b => Ok(self.delta.next()),
+            (None, Some(d)) => Ok(Some((d.clone(), self.take_delta(d)))),
+            (Some(b), Some(d)) if d < b => Ok(Some((d.clone(), self.take_delta(d)))),
             (Some(b), Some(_)) => {
                 let mut f = self.take_base()?;
-                if let Some((_, d)) = self.delta.next() {
-                    f.merge(&d);
-                }
+                f.merge(&self.take_delta(b.clone()));
                 Ok(Some((b, f)))
             }
         }

@@ -16,7 +16,9 @@ pub enum Error {
     #[error("corrupt {path}: {reason}")]
     Corrupt { path: String, reason: String },
     /// Another writer committed the same manifest version: the single-writer rule was broken.
-    #[error("manifest version {version} was committed by someone else; is another writer running against the same store?")]
+    #[error(
+        "manifest version {version} was committed by someone else; is another writer running against the same store?"
+    )]
     Conflict { version: u64 },
     /// A write on a store opened read-only.
     #[error("the store is open read-only")]
@@ -51,7 +53,11 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { op, path: path.into(), source }
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -26,15 +26,25 @@ impl WriterLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked { dir: dir.to_owned(), holder: holder(&mut file) });
+                return Err(Error::Locked {
+                    dir: dir.to_owned(),
+                    holder: holder(&mut file),
+                });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
         }
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
-        let me = format!("pid {} on {}", std::process::id(), if host.is_empty() { "this host" } else { &host });
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        let me = format!(
+            "pid {} on {}",
+            std::process::id(),
+            if host.is_empty() { "this host" } else { &host }
+        );
         file.set_len(0).map_err(|e| Error::io("truncate", &path, e))?;
         file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("seek", &path, e))?;
-        file.write_all(me.as_bytes()).map_err(|e| Error::io("write", &path, e))?;
+        file.write_all(me.as_bytes())
+            .map_err(|e| Error::io("write", &path, e))?;
         file.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
         Ok(Self { file, path })
     }
@@ -57,7 +67,11 @@ fn holder(file: &mut File) -> String {
     let mut s = String::new();
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.read_to_string(&mut s);
-    if s.trim().is_empty() { "unknown process".to_owned() } else { s.trim().to_owned() }
+    if s.trim().is_empty() {
+        "unknown process".to_owned()
+    } else {
+        s.trim().to_owned()
+    }
 }
 
 impl Drop for WriterLock {

@@ -72,7 +72,12 @@ pub struct Manifest {
 impl Manifest {
     /// Every object this version references.
     pub fn files(&self) -> impl Iterator<Item = &SegmentMeta> {
-        self.base.iter().chain(&self.delta).chain(&self.access).chain(&self.history).chain(&self.recent)
+        self.base
+            .iter()
+            .chain(&self.delta)
+            .chain(&self.access)
+            .chain(&self.history)
+            .chain(&self.recent)
     }
 }
 
@@ -103,7 +108,10 @@ pub(crate) async fn load(store: &dyn ObjectStore, version: u64) -> Result<Manife
     if m.format != FORMAT || m.version != version {
         return Err(Error::Corrupt {
             path: path.to_string(),
-            reason: format!("format {} version {} (expected format {FORMAT} version {version})", m.format, m.version),
+            reason: format!(
+                "format {} version {} (expected format {FORMAT} version {version})",
+                m.format, m.version
+            ),
         });
     }
     m.metrics.rebuild();
@@ -114,14 +122,20 @@ pub(crate) async fn load(store: &dyn ObjectStore, version: u64) -> Result<Manife
 pub(crate) async fn load_latest(store: &dyn ObjectStore) -> Result<Manifest> {
     match versions(store).await?.last() {
         Some(&v) => load(store, v).await,
-        None => Ok(Manifest { format: FORMAT, ..Manifest::default() }),
+        None => Ok(Manifest {
+            format: FORMAT,
+            ..Manifest::default()
+        }),
     }
 }
 
 /// Commits `m` as its version, put-if-absent.
 pub(crate) async fn commit(store: &dyn ObjectStore, m: &Manifest) -> Result<()> {
     let body = serde_json::to_vec(m).map_err(|e| Error::Config(format!("encoding the manifest: {e}")))?;
-    let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
     match store.put_opts(&path_of(m.version), PutPayload::from(body), opts).await {
         Ok(_) => Ok(()),
         Err(object_store::Error::AlreadyExists { .. }) => Err(Error::Conflict { version: m.version }),

@@ -27,7 +27,9 @@ impl ParquetPinStore {
     /// A DataFusion session over one consistent snapshot of the store.
     pub async fn session(&self) -> Result<SessionContext> {
         let snap = self.snapshot();
-        let mut config = SessionConfig::new().with_target_partitions(2).with_information_schema(true);
+        let mut config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_information_schema(true);
         let opts = config.options_mut();
         opts.execution.parquet.schema_force_view_types = false;
         opts.execution.parquet.pushdown_filters = true;
@@ -45,7 +47,10 @@ impl ParquetPinStore {
     /// Plans a read-only SQL query; DDL, DML and other statements are refused.
     pub async fn sql(&self, query: &str) -> Result<DataFrame> {
         let ctx = self.session().await?;
-        let opts = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let opts = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
         Ok(ctx.sql_with_options(query, opts).await?)
     }
 
@@ -63,7 +68,9 @@ impl ParquetPinStore {
     }
 
     async fn pins_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
-        let base = self.parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>()).await?;
+        let base = self
+            .parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>())
+            .await?;
         let base = base.map(|df| df.filter(col("_has_pin"))).transpose()?;
         // Pins changed since the base: their merged state, and their keys to take out of the base.
         let mut keys: Vec<Key> = snap.flushed.keys().chain(snap.mem.keys()).cloned().collect();
@@ -111,7 +118,10 @@ impl ParquetPinStore {
 
     async fn access_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
         let mem = ctx.read_batch(codec::access_batch(&snap.mem_access)?)?;
-        match self.parquet(ctx, &snap.manifest.access.iter().collect::<Vec<_>>()).await? {
+        match self
+            .parquet(ctx, &snap.manifest.access.iter().collect::<Vec<_>>())
+            .await?
+        {
             Some(df) => Ok(df.union(mem)?),
             None => Ok(mem),
         }
@@ -119,7 +129,10 @@ impl ParquetPinStore {
 
     async fn history_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
         let mem = ctx.read_batch(codec::history_batch(&snap.mem_history)?)?;
-        match self.parquet(ctx, &snap.manifest.history.iter().collect::<Vec<_>>()).await? {
+        match self
+            .parquet(ctx, &snap.manifest.history.iter().collect::<Vec<_>>())
+            .await?
+        {
             Some(df) => Ok(df.union(mem)?),
             None => Ok(mem),
         }
@@ -135,8 +148,14 @@ impl ParquetPinStore {
 
     pub(crate) async fn history_inner(&self, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>> {
         let snap = self.snapshot();
-        let mut out: Vec<HistoryEntry> =
-            snap.mem_history.iter().rev().filter(|r| &*r.0 == key).take(limit).map(|r| r.2.clone()).collect();
+        let mut out: Vec<HistoryEntry> = snap
+            .mem_history
+            .iter()
+            .rev()
+            .filter(|r| &*r.0 == key)
+            .take(limit)
+            .map(|r| r.2.clone())
+            .collect();
         if out.len() < limit && !snap.manifest.history.is_empty() {
             let ctx = self.session_for_keys().await?;
             let segs: Vec<&SegmentMeta> = snap.manifest.history.iter().collect();
@@ -151,8 +170,14 @@ impl ParquetPinStore {
 
     pub(crate) async fn accesses_inner(&self, key: &[u8], limit: usize) -> Result<Vec<AccessRecord>> {
         let snap = self.snapshot();
-        let mut out: Vec<AccessRecord> =
-            snap.mem_access.iter().rev().filter(|r| &*r.0 == key).take(limit).map(|r| r.2.clone()).collect();
+        let mut out: Vec<AccessRecord> = snap
+            .mem_access
+            .iter()
+            .rev()
+            .filter(|r| &*r.0 == key)
+            .take(limit)
+            .map(|r| r.2.clone())
+            .collect();
         if out.len() < limit && !snap.manifest.access.is_empty() {
             let ctx = self.session_for_keys().await?;
             let segs: Vec<&SegmentMeta> = snap.manifest.access.iter().collect();

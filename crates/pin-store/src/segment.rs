@@ -13,22 +13,22 @@ use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderO
 use datafusion::parquet::arrow::async_reader::ParquetObjectReader;
 use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
-use datafusion::parquet::file::metadata::PageIndexPolicy;
-use object_store::buffered::BufWriter;
 use datafusion::parquet::arrow::{AsyncArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::bloom_filter::Sbbf;
+use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
-use object_store::path::Path;
 use object_store::ObjectStore;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
 use parking_lot::Mutex;
 use pin_core::{Fragment, Timestamp, hex};
 
-use crate::codec::{self, PinColumns, PINS_SCHEMA};
+use crate::codec::{self, PINS_SCHEMA, PinColumns};
 use crate::error::{Error, Result};
 use crate::manifest::SegmentMeta;
 
@@ -55,7 +55,16 @@ fn properties(table: Table, rows_hint: usize) -> WriterProperties {
         .set_data_page_row_count_limit(FENCE_ROWS)
         .set_write_batch_size(1024);
     let low_cardinality: &[&str] = match table {
-        Table::Pins => &["pin_type", "status", "tier", "pattern", "mount", "verdict", "_patch_status", "_patch_tier"],
+        Table::Pins => &[
+            "pin_type",
+            "status",
+            "tier",
+            "pattern",
+            "mount",
+            "verdict",
+            "_patch_status",
+            "_patch_tier",
+        ],
         Table::Access => &["op", "tier"],
         Table::History => &["event", "status", "tier"],
     };
@@ -65,7 +74,9 @@ fn properties(table: Table, rows_hint: usize) -> WriterProperties {
     if table != Table::Pins {
         // Lookups of one CID's accesses or history skip row groups by the bloom filter on the key.
         let key = ColumnPath::from("_key");
-        b = b.set_column_bloom_filter_enabled(key.clone(), true).set_column_bloom_filter_fpp(key, 0.01);
+        b = b
+            .set_column_bloom_filter_enabled(key.clone(), true)
+            .set_column_bloom_filter_fpp(key, 0.01);
     } else {
         let key = ColumnPath::from("_key");
         b = b
@@ -115,14 +126,24 @@ pub(crate) struct SegmentWriter {
 impl SegmentWriter {
     pub(crate) fn new(store: &Arc<dyn ObjectStore>, path: &str, table: Table, rows_hint: usize) -> Result<Self> {
         let crc = Arc::new(Mutex::new((0u32, 0u64)));
-        let sink = CrcWriter { inner: BufWriter::new(store.clone(), Path::from(path)), crc: crc.clone() };
+        let sink = CrcWriter {
+            inner: BufWriter::new(store.clone(), Path::from(path)),
+            crc: crc.clone(),
+        };
         let schema: SchemaRef = match table {
             Table::Pins => PINS_SCHEMA.clone(),
             Table::Access => codec::ACCESS_SCHEMA.clone(),
             Table::History => codec::HISTORY_SCHEMA.clone(),
         };
         let w = AsyncArrowWriter::try_new(sink, schema, Some(properties(table, rows_hint)))?;
-        Ok(Self { w, crc, table, path: path.to_owned(), rows: 0, fences: Vec::new() })
+        Ok(Self {
+            w,
+            crc,
+            table,
+            path: path.to_owned(),
+            rows: 0,
+            fences: Vec::new(),
+        })
     }
 
     pub(crate) async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -149,11 +170,19 @@ impl SegmentWriter {
         ts_range: Option<(Timestamp, Timestamp)>,
     ) -> Result<SegmentMeta> {
         if self.table == Table::Pins {
-            self.w.append_key_value_metadata(KeyValue::new(FENCES_KEY.to_owned(), self.fences.join(",")));
+            self.w
+                .append_key_value_metadata(KeyValue::new(FENCES_KEY.to_owned(), self.fences.join(",")));
         }
         self.w.close().await?;
         let (crc, bytes) = *self.crc.lock();
-        Ok(SegmentMeta { path: self.path, rows: self.rows as u64, bytes, crc32c: crc, seq_range, ts_range })
+        Ok(SegmentMeta {
+            path: self.path,
+            rows: self.rows as u64,
+            bytes,
+            crc32c: crc,
+            seq_range,
+            ts_range,
+        })
     }
 }
 
@@ -175,7 +204,10 @@ pub(crate) async fn write(
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Reads a whole segment, verifying size and checksum first.
@@ -183,19 +215,30 @@ pub(crate) async fn read_all(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta) -
     use object_store::ObjectStoreExt;
     let path = Path::from(meta.path.as_str());
     let bytes = store.get(&path).await?.bytes().await?;
-    let corrupt = |reason: String| Error::Corrupt { path: meta.path.clone(), reason };
+    let corrupt = |reason: String| Error::Corrupt {
+        path: meta.path.clone(),
+        reason,
+    };
     if bytes.len() as u64 != meta.bytes {
-        return Err(corrupt(format!("{} bytes on storage, the manifest says {}", bytes.len(), meta.bytes)));
+        return Err(corrupt(format!(
+            "{} bytes on storage, the manifest says {}",
+            bytes.len(),
+            meta.bytes
+        )));
     }
     if crc32c::crc32c(&bytes) != meta.crc32c {
-        return Err(corrupt("checksum mismatch: the file changed after it was written".into()));
+        return Err(corrupt(
+            "checksum mismatch: the file changed after it was written".into(),
+        ));
     }
     let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(|e| corrupt(e.to_string()))?
         .with_batch_size(8192)
         .build()
         .map_err(|e| corrupt(e.to_string()))?;
-    reader.collect::<Result<Vec<_>, _>>().map_err(|e| corrupt(e.to_string()))
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 /// Reads a pins segment whole into fragments.
@@ -227,8 +270,12 @@ pub(crate) struct BaseSegment {
 impl BaseSegment {
     #[allow(deprecated)]
     pub(crate) async fn open(store: Arc<dyn ObjectStore>, meta: SegmentMeta) -> Result<Self> {
-        let corrupt = |reason: String| Error::Corrupt { path: meta.path.clone(), reason };
-        let mut reader = ParquetObjectReader::new(store.clone(), Path::from(meta.path.as_str())).with_file_size(meta.bytes);
+        let corrupt = |reason: String| Error::Corrupt {
+            path: meta.path.clone(),
+            reason,
+        };
+        let mut reader =
+            ParquetObjectReader::new(store.clone(), Path::from(meta.path.as_str())).with_file_size(meta.bytes);
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
         let reader_meta = ArrowReaderMetadata::load_async(&mut reader, options)
             .await
@@ -253,18 +300,33 @@ impl BaseSegment {
             start += usize::try_from(rg.num_rows()).unwrap_or(0);
         }
         if start as u64 != meta.rows || fences.len() != start.div_ceil(FENCE_ROWS) {
-            return Err(corrupt(format!("{start} rows and {} fences, the manifest says {} rows", fences.len(), meta.rows)));
+            return Err(corrupt(format!(
+                "{start} rows and {} fences, the manifest says {} rows",
+                fences.len(),
+                meta.rows
+            )));
         }
-        Ok(Self { meta, store, reader_meta, fences, row_group_starts, blooms: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            meta,
+            store,
+            reader_meta,
+            fences,
+            row_group_starts,
+            blooms: Mutex::new(HashMap::new()),
+        })
     }
 
     #[allow(deprecated)]
     fn reader(&self) -> ParquetObjectReader {
-        ParquetObjectReader::new(self.store.clone(), Path::from(self.meta.path.as_str())).with_file_size(self.meta.bytes)
+        ParquetObjectReader::new(self.store.clone(), Path::from(self.meta.path.as_str()))
+            .with_file_size(self.meta.bytes)
     }
 
     fn corrupt(&self, e: impl std::fmt::Display) -> Error {
-        Error::Corrupt { path: self.meta.path.clone(), reason: e.to_string() }
+        Error::Corrupt {
+            path: self.meta.path.clone(),
+            reason: e.to_string(),
+        }
     }
 
     /// The fence block that may hold `key`.
@@ -315,7 +377,9 @@ impl BaseSegment {
         let total = self.meta.rows as usize;
         // Phase 1: the key column of the candidate blocks only, to find the rows that really match
         // (a bloom filter answers "maybe").
-        let ranges = blocks.iter().map(|&b| b * FENCE_ROWS..((b + 1) * FENCE_ROWS).min(total));
+        let ranges = blocks
+            .iter()
+            .map(|&b| b * FENCE_ROWS..((b + 1) * FENCE_ROWS).min(total));
         let selection = RowSelection::from_consecutive_ranges(ranges, total);
         let schema_descr = self.reader_meta.metadata().file_metadata().schema_descr_ptr();
         let key_only = ProjectionMask::roots(&schema_descr, [codec::key_column()]);
@@ -331,7 +395,9 @@ impl BaseSegment {
             let batch = batch.map_err(|e| self.corrupt(e))?;
             let keys = batch.column(0).as_binary::<i32>();
             for i in 0..batch.num_rows() {
-                let Some(row) = row_ids.next() else { return Err(self.corrupt("more rows than selected")) };
+                let Some(row) = row_ids.next() else {
+                    return Err(self.corrupt("more rows than selected"));
+                };
                 if wanted.contains(keys.value(i)) {
                     rows.push(row);
                 }
@@ -375,7 +441,10 @@ impl BaseSegment {
             .with_batch_size(batch_size)
             .build()
             .map_err(|e| self.corrupt(e))?;
-        Ok(stream.map_err(move |e| Error::Corrupt { path: path.clone(), reason: e.to_string() }))
+        Ok(stream.map_err(move |e| Error::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        }))
     }
 }
 

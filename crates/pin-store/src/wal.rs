@@ -59,7 +59,9 @@ pub(crate) fn files(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
         let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else { continue };
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".wal")) else {
+            continue;
+        };
         if let Ok(first) = stem.parse::<u64>() {
             out.push((first, entry.path()));
         }
@@ -109,12 +111,19 @@ pub(crate) fn replay(path: &Path) -> Result<Replay> {
         }
         pos += HEADER + len;
     };
-    Ok(Replay { records, valid_len: pos as u64, damage })
+    Ok(Replay {
+        records,
+        valid_len: pos as u64,
+        damage,
+    })
 }
 
 /// Cuts `path` at `len` bytes and makes the cut durable.
 pub(crate) fn truncate(path: &Path, len: u64) -> Result<()> {
-    let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io("open", path, e))?;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
     f.set_len(len).map_err(|e| Error::io("truncate", path, e))?;
     f.sync_all().map_err(|e| Error::io("fsync", path, e))
 }
@@ -138,11 +147,17 @@ impl WalFile {
             .map_err(|e| Error::io("create", &path, e))?;
         let bytes = file.metadata().map_err(|e| Error::io("stat", &path, e))?.len();
         sync_dir(dir)?;
-        Ok(Self { out: BufWriter::with_capacity(1 << 20, file), path, bytes })
+        Ok(Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+            path,
+            bytes,
+        })
     }
 
     pub(crate) fn append(&mut self, record: &[u8]) -> Result<()> {
-        self.out.write_all(record).map_err(|e| Error::io("append", &self.path, e))?;
+        self.out
+            .write_all(record)
+            .map_err(|e| Error::io("append", &self.path, e))?;
         self.bytes += record.len() as u64;
         Ok(())
     }
@@ -150,7 +165,10 @@ impl WalFile {
     /// Flushes and fsyncs: after this returns, every appended record survives a power cut.
     pub(crate) fn sync(&mut self) -> Result<()> {
         self.out.flush().map_err(|e| Error::io("write", &self.path, e))?;
-        self.out.get_ref().sync_data().map_err(|e| Error::io("fsync", &self.path, e))
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|e| Error::io("fsync", &self.path, e))
     }
 }
 

@@ -6,15 +6,23 @@ use pin_core::{Access, AccessOp, Event, EventBatch, EventKind, ManualClock, Tier
 use pin_store::{ParquetPinStore, StoreConfig};
 
 pub(crate) fn config(dir: &Path) -> StoreConfig {
-    StoreConfig { flush_events: 1_000_000, ..StoreConfig::new(dir) }
+    StoreConfig {
+        flush_events: 1_000_000,
+        ..StoreConfig::new(dir)
+    }
 }
 
 pub(crate) async fn open(dir: &Path) -> ParquetPinStore {
-    ParquetPinStore::open_with_clock(config(dir), Arc::new(ManualClock::new(T0))).await.expect("open")
+    ParquetPinStore::open_with_clock(config(dir), Arc::new(ManualClock::new(T0)))
+        .await
+        .expect("open")
 }
 
 pub(crate) fn upsert(i: u64, tier: Tier, size: u64) -> Event {
-    Event { ts: T0, kind: EventKind::Upsert(Box::new(test_pin(i, tier, size))) }
+    Event {
+        ts: T0,
+        kind: EventKind::Upsert(Box::new(test_pin(i, tier, size))),
+    }
 }
 
 pub(crate) fn access(i: u64, at: Timestamp) -> Event {

@@ -25,7 +25,11 @@ impl Harness for Parquet {
         let path = dir.path().to_owned();
         self.dirs.lock().push(dir);
         *self.last.lock() = Some(path.clone());
-        let store = Arc::new(ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock).await.expect("open"));
+        let store = Arc::new(
+            ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock)
+                .await
+                .expect("open"),
+        );
         self.stores.lock().push(store.clone());
         store
     }
@@ -34,7 +38,9 @@ impl Harness for Parquet {
         let path = self.last.lock().clone()?;
         self.stores.lock().clear();
         drop(store);
-        let reopened = ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock).await.expect("reopen");
+        let reopened = ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock)
+            .await
+            .expect("reopen");
         Some(Arc::new(reopened))
     }
 
@@ -61,6 +67,9 @@ async fn parquet_store_passes_the_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_store_passes_the_suite_when_every_write_is_compacted() {
     // Same suite, but each maintenance point compacts: every read then goes through the base segment.
-    let h = Parquet { compact_always: true, ..Parquet::default() };
+    let h = Parquet {
+        compact_always: true,
+        ..Parquet::default()
+    };
     run_all(&h).await.unwrap_or_else(|e| panic!("{e}"));
 }

@@ -16,7 +16,11 @@ const EVENTS_PER_BATCH: u64 = 20;
 
 fn crash_config(dir: &std::path::Path) -> StoreConfig {
     // Small thresholds so kills also land in flushes and compactions.
-    StoreConfig { flush_events: 400, compact_delta_keys: 60, ..StoreConfig::new(dir) }
+    StoreConfig {
+        flush_events: 400,
+        compact_delta_keys: 60,
+        ..StoreConfig::new(dir)
+    }
 }
 
 /// Batch `n`: an upsert of pin `n`, and accesses, one of them to CID `1_000_000 + n` only.
@@ -31,9 +35,13 @@ fn batch_n(n: u64) -> EventBatch {
 #[ignore = "run by crash::sigkill_at_random_moments_loses_no_acknowledged_batch"]
 async fn crash_child_writer() {
     use std::io::Write;
-    let Ok(dir) = std::env::var("PINDEX_CRASH_DIR") else { return };
+    let Ok(dir) = std::env::var("PINDEX_CRASH_DIR") else {
+        return;
+    };
     let start: u64 = std::env::var("PINDEX_CRASH_START").unwrap().parse().unwrap();
-    let store = ParquetPinStore::open_with_clock(crash_config(dir.as_ref()), Arc::new(ManualClock::new(T0))).await.unwrap();
+    let store = ParquetPinStore::open_with_clock(crash_config(dir.as_ref()), Arc::new(ManualClock::new(T0)))
+        .await
+        .unwrap();
     let mut out = std::io::stdout().lock();
     for n in start.. {
         store.apply(batch_n(n)).await.unwrap();
@@ -47,11 +55,20 @@ fn sigkill_at_random_moments_loses_no_acknowledged_batch() {
     let dir = tempfile::TempDir::new().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e37);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut next = 0u64;
     for round in 0..12 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash::crash_child_writer", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash::crash_child_writer",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("PINDEX_CRASH_DIR", dir.path())
             .env("PINDEX_CRASH_START", next.to_string())
             .stdout(Stdio::piped())
@@ -74,7 +91,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_batch() {
         child.wait().unwrap();
         let acked = reader.join().unwrap();
         rt.block_on(async {
-            let store = ParquetPinStore::open_with_clock(crash_config(dir.path()), Arc::new(ManualClock::new(T0))).await.unwrap();
+            let store = ParquetPinStore::open_with_clock(crash_config(dir.path()), Arc::new(ManualClock::new(T0)))
+                .await
+                .unwrap();
             let last_acked = acked.unwrap_or(next.saturating_sub(1));
             // Every acknowledged batch is there exactly once: its unique access is recorded once.
             let counts = access_counts(&store).await;
@@ -95,23 +114,37 @@ fn sigkill_at_random_moments_loses_no_acknowledged_batch() {
             }
             // Totals agree with what is there: whole batches only.
             let m = store.metrics().await.unwrap();
-            assert_eq!(m.total_accesses, applied * (EVENTS_PER_BATCH - 1), "round {round}: {m:?}");
+            assert_eq!(
+                m.total_accesses,
+                applied * (EVENTS_PER_BATCH - 1),
+                "round {round}: {m:?}"
+            );
             assert_eq!(m.total_pins, applied, "round {round}");
             // Re-delivering an applied batch changes nothing.
             if applied > 0 {
-                assert_eq!(store.apply(batch_n(applied - 1)).await.unwrap(), ApplyOutcome::Duplicate);
+                assert_eq!(
+                    store.apply(batch_n(applied - 1)).await.unwrap(),
+                    ApplyOutcome::Duplicate
+                );
             }
             next = applied;
         });
     }
-    assert!(next > 20, "the child made too little progress to test anything ({next} batches)");
+    assert!(
+        next > 20,
+        "the child made too little progress to test anything ({next} batches)"
+    );
 }
 
 async fn access_counts(store: &ParquetPinStore) -> std::collections::HashMap<String, u64> {
     use pin_store::datafusion::arrow::array::AsArray;
     use pin_store::datafusion::arrow::datatypes::Int64Type;
     let mut out = std::collections::HashMap::new();
-    for b in store.query("SELECT cid, count(*) AS n FROM access_events GROUP BY cid").await.unwrap() {
+    for b in store
+        .query("SELECT cid, count(*) AS n FROM access_events GROUP BY cid")
+        .await
+        .unwrap()
+    {
         let cids = b.column(0).as_string::<i32>();
         let ns = b.column(1).as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {

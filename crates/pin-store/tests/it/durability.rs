@@ -8,7 +8,10 @@ use tempfile::TempDir;
 use crate::common::{access, batch, config, open, upsert};
 
 fn wal_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir.join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -25,7 +28,12 @@ async fn a_torn_wal_tail_is_cut_and_everything_before_it_kept() {
     // A power cut in the middle of the sixth record: half a header and some payload.
     let wal = wal_files(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&wal).unwrap().len();
-    std::fs::OpenOptions::new().append(true).open(&wal).unwrap().write_all(&[200, 1, 0, 0, 9, 9, 9]).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&wal)
+        .unwrap()
+        .write_all(&[200, 1, 0, 0, 9, 9, 9])
+        .unwrap();
     let store = open(dir.path()).await;
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), len, "the torn tail was not cut");
     assert_eq!(store.metrics().await.unwrap().total_pins, 5);
@@ -41,7 +49,10 @@ async fn a_corrupted_last_record_is_dropped_whole() {
     {
         let store = open(dir.path()).await;
         store.apply(batch(vec![upsert(1, Tier::Ssd, 10)])).await.unwrap();
-        store.apply(batch(vec![upsert(2, Tier::Ssd, 10), upsert(3, Tier::Ssd, 10)])).await.unwrap();
+        store
+            .apply(batch(vec![upsert(2, Tier::Ssd, 10), upsert(3, Tier::Ssd, 10)]))
+            .await
+            .unwrap();
     }
     let wal = wal_files(dir.path()).pop().unwrap();
     let mut bytes = std::fs::read(&wal).unwrap();
@@ -64,7 +75,12 @@ async fn a_corrupted_segment_is_reported_by_path() {
         store.apply(batch(vec![upsert(1, Tier::Ssd, 10)])).await.unwrap();
         store.flush().await.unwrap();
     }
-    let delta = std::fs::read_dir(dir.path().join("store/pins")).unwrap().next().unwrap().unwrap().path();
+    let delta = std::fs::read_dir(dir.path().join("store/pins"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut bytes = std::fs::read(&delta).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
@@ -83,7 +99,10 @@ async fn a_second_writer_is_refused_with_the_holder_named_and_readers_are_not_bl
     let err = ParquetPinStore::open(config(dir.path())).await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Locked { .. }), "{msg}");
-    assert!(msg.contains(&format!("pid {}", std::process::id())), "holder not named: {msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "holder not named: {msg}"
+    );
     // A reader sees every acknowledged batch, including those only in the WAL.
     let reader = ParquetPinStore::open_read_only(config(dir.path())).await.unwrap();
     assert_eq!(reader.metrics().await.unwrap().total_pins, 1);
@@ -110,9 +129,14 @@ async fn compaction_and_vacuum_keep_every_pin_and_drop_only_garbage() {
     let mut cfg = config(dir.path());
     cfg.vacuum_grace_ms = 0;
     let clock = std::sync::Arc::new(pin_core::ManualClock::new(T0));
-    let store = ParquetPinStore::open_with_clock(cfg.clone(), clock.clone()).await.unwrap();
+    let store = ParquetPinStore::open_with_clock(cfg.clone(), clock.clone())
+        .await
+        .unwrap();
     for round in 0..4u64 {
-        let events = (0..50).map(|i| upsert(round * 50 + i, Tier::Nvme, i)).chain((0..20).map(|i| access(i, T0))).collect();
+        let events = (0..50)
+            .map(|i| upsert(round * 50 + i, Tier::Nvme, i))
+            .chain((0..20).map(|i| access(i, T0)))
+            .collect();
         store.apply(batch(events)).await.unwrap();
         store.flush().await.unwrap();
         if round % 2 == 1 {
@@ -123,9 +147,23 @@ async fn compaction_and_vacuum_keep_every_pin_and_drop_only_garbage() {
     let before = store.metrics().await.unwrap();
     let report = store.vacuum().await.unwrap();
     assert!(report.deleted > 0, "nothing was garbage? {report:?}");
-    let pins = store.list(&pin_core::PinQuery { limit: 1000, ..Default::default() }).await.unwrap().pins;
+    let pins = store
+        .list(&pin_core::PinQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .pins;
     assert_eq!(pins.len(), 200);
-    assert_eq!(pins.iter().find(|p| p.pin.cid == test_cid(3)).unwrap().stats.access_count, 4);
+    assert_eq!(
+        pins.iter()
+            .find(|p| p.pin.cid == test_cid(3))
+            .unwrap()
+            .stats
+            .access_count,
+        4
+    );
     drop(store);
     let reopened = ParquetPinStore::open_with_clock(cfg, clock).await.unwrap();
     assert_eq!(reopened.metrics().await.unwrap(), before);

@@ -1,4 +1,5 @@
 //! Integration tests of pin-store: one binary, many modules (keeps link time down with DataFusion).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod common;
 mod conformance;

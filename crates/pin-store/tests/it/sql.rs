@@ -7,20 +7,45 @@ use tempfile::TempDir;
 use crate::common::{access, batch, open, upsert};
 
 async fn table(store: &pin_store::ParquetPinStore, q: &str) -> String {
-    pretty_format_batches(&store.query(q).await.unwrap()).unwrap().to_string()
+    pretty_format_batches(&store.query(q).await.unwrap())
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
 async fn pins_is_one_row_per_pin_across_base_delta_and_memory() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path()).await;
-    store.apply(batch((0..10).map(|i| upsert(i, Tier::Ssd, 100)).collect())).await.unwrap();
+    store
+        .apply(batch((0..10).map(|i| upsert(i, Tier::Ssd, 100)).collect()))
+        .await
+        .unwrap();
     store.compact().await.unwrap();
     // Changes in the delta segment and in memory override the base rows.
-    store.apply(batch(vec![Event { ts: T0, kind: EventKind::Tier { cid: pin_core::conformance::test_cid(1), tier: Tier::Hdd } }])).await.unwrap();
+    store
+        .apply(batch(vec![Event {
+            ts: T0,
+            kind: EventKind::Tier {
+                cid: pin_core::conformance::test_cid(1),
+                tier: Tier::Hdd,
+            },
+        }]))
+        .await
+        .unwrap();
     store.flush().await.unwrap();
-    store.apply(batch(vec![upsert(2, Tier::Hdd, 1000), upsert(20, Tier::Memory, 5), access(3, T0)])).await.unwrap();
-    let got = table(&store, "SELECT tier, count(*) AS pins, sum(size_bytes) AS bytes FROM pins GROUP BY tier ORDER BY tier").await;
+    store
+        .apply(batch(vec![
+            upsert(2, Tier::Hdd, 1000),
+            upsert(20, Tier::Memory, 5),
+            access(3, T0),
+        ]))
+        .await
+        .unwrap();
+    let got = table(
+        &store,
+        "SELECT tier, count(*) AS pins, sum(size_bytes) AS bytes FROM pins GROUP BY tier ORDER BY tier",
+    )
+    .await;
     let expected = "\
 +--------+------+------+
 | tier   | pins | bytes |
@@ -44,12 +69,24 @@ async fn sql_is_read_only_and_errors_name_the_problem() {
     let dir = TempDir::new().unwrap();
     let store = open(dir.path()).await;
     store.apply(batch(vec![upsert(1, Tier::Ssd, 1)])).await.unwrap();
-    for q in ["DELETE FROM pins", "DROP TABLE pins", "CREATE TABLE x AS SELECT 1", "INSERT INTO pins SELECT * FROM pins", "SET datafusion.execution.batch_size = 1"] {
+    for q in [
+        "DELETE FROM pins",
+        "DROP TABLE pins",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO pins SELECT * FROM pins",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
         assert!(store.sql(q).await.is_err(), "{q} was allowed");
     }
     let err = store.sql("SELECT nope FROM pins").await.unwrap_err().to_string();
     assert!(err.contains("nope"), "{err}");
     // Internal columns are not part of the public table.
     assert!(store.sql("SELECT _key FROM pins").await.is_err());
-    assert_eq!(table(&store, "SELECT count(*) AS n FROM pins").await.matches("| 1 |").count(), 1);
+    assert_eq!(
+        table(&store, "SELECT count(*) AS n FROM pins")
+            .await
+            .matches("| 1 |")
+            .count(),
+        1
+    );
 }
