@@ -87,6 +87,79 @@ impl Cid {
     }
 }
 
+/// How a CID's display spelling relates to its key, so stores can keep only what the key does not imply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CidForm {
+    /// The canonical CIDv1 string of the key (base32 for CIDv1).
+    V1,
+    /// The CIDv0 (`Qm…`) string of the key.
+    V0,
+    /// Some other multibase spelling; it must be stored.
+    Other,
+}
+
+impl CidForm {
+    /// A small stable number for compact encodings.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::V1 => 0,
+            Self::V0 => 1,
+            Self::Other => 2,
+        }
+    }
+
+    /// The form with [`code`](Self::code) `code`.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::V1),
+            1 => Some(Self::V0),
+            2 => Some(Self::Other),
+            _ => None,
+        }
+    }
+}
+
+impl Cid {
+    /// Which spelling the display string is.
+    pub fn form(&self) -> CidForm {
+        if *self.display == self.to_v1_string() {
+            CidForm::V1
+        } else if self.to_v0_string().as_deref() == Some(&*self.display) {
+            CidForm::V0
+        } else {
+            CidForm::Other
+        }
+    }
+
+    /// The CIDv0 string of this CID, if it has one (dag-pb with a sha2-256 multihash).
+    pub fn to_v0_string(&self) -> Option<String> {
+        let c = cid::Cid::try_from(&*self.key).ok()?;
+        (c.codec() == 0x70)
+            .then(|| cid::Cid::new_v0(*c.hash()).ok())
+            .flatten()
+            .map(|v0| v0.to_string())
+    }
+
+    /// Rebuilds a CID from its key and the spelling form recorded for it (`literal` for [`CidForm::Other`]).
+    pub fn from_key_form(key: &[u8], form: CidForm, literal: Option<&str>) -> Result<Self> {
+        let canonical = Self::from_key(key)?;
+        match form {
+            CidForm::V1 => Ok(canonical),
+            CidForm::V0 => {
+                let v0 = canonical.to_v0_string().ok_or_else(|| Error::InvalidCid {
+                    input: canonical.display.to_string(),
+                    reason: "recorded as CIDv0 but is not dag-pb with sha2-256".into(),
+                })?;
+                Ok(Self {
+                    key: canonical.key,
+                    display: v0.into(),
+                })
+            }
+            CidForm::Other => Self::from_parts(key, literal.unwrap_or(&canonical.display)),
+        }
+    }
+}
+
 /// Lower-case hexadecimal of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
@@ -178,6 +251,17 @@ mod tests {
         let err = Cid::parse("/ipfs/bafy/x").unwrap_err().to_string();
         assert!(err.contains("\"/ipfs/bafy/x\""), "{err}");
         assert!(Cid::parse("").is_err());
+    }
+
+    #[test]
+    fn forms_rebuild_the_spelling_from_the_key() {
+        for input in [V0, V1, "zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7"] {
+            let c = Cid::parse(input).unwrap();
+            let back = Cid::from_key_form(c.key(), c.form(), Some(input)).unwrap();
+            assert_eq!(back.as_str(), input);
+        }
+        assert_eq!(Cid::parse(V0).unwrap().form(), CidForm::V0);
+        assert_eq!(Cid::parse(V1).unwrap().form(), CidForm::V1);
     }
 
     #[test]

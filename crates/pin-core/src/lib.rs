@@ -16,7 +16,7 @@ mod store;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use crate::cid::{Cid, hex};
+pub use crate::cid::{Cid, CidForm, hex};
 pub use crate::error::{Error, Result};
 pub use crate::event::{Access, ApplyOutcome, Event, EventBatch, EventKind};
 pub use crate::fold::{Fragment, Patch, PinSummary, PinView};

@@ -9,13 +9,15 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Float64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMillisecondBuilder, UInt32Builder, UInt64Builder,
+    TimestampMillisecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Field, Float64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType, UInt32Type, UInt64Type,
+    DataType, Field, Float64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType, UInt8Type, UInt32Type,
+    UInt64Type,
 };
 use pin_core::{
-    AccessRecord, Cid, Fragment, HistoryEntry, Integrity, Patch, Pin, PinStats, PinStatus, PinType, Tier, Timestamp,
+    AccessRecord, Cid, CidForm, Fragment, HistoryEntry, Integrity, Patch, Pin, PinStats, PinStatus, PinType, Tier,
+    Timestamp,
 };
 
 use crate::error::{Error, Result};
@@ -70,7 +72,7 @@ pub(crate) static PINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     use DataType::{Binary, Boolean, Float64, UInt32, UInt64, Utf8};
     let f = |n: &str, t: DataType, null: bool| Field::new(n, t, null);
     Arc::new(Schema::new(vec![
-        f("cid", Utf8, false),
+        f("cid", Utf8, true),
         f("name", Utf8, true),
         f("pin_type", Utf8, true),
         f("status", Utf8, true),
@@ -113,6 +115,7 @@ pub(crate) static PINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("_first_read_offset", UInt64, true),
         f("_first_read_whole", Boolean, true),
         f("_last_read_end", UInt64, true),
+        f("_cid_form", DataType::UInt8, false),
     ]))
 });
 
@@ -193,6 +196,7 @@ pub(crate) struct PinRows {
     first_read_offset: UInt64Builder,
     first_read_whole: BooleanBuilder,
     last_read_end: UInt64Builder,
+    cid_form: UInt8Builder,
     len: usize,
 }
 
@@ -233,6 +237,7 @@ impl PinRows {
             first_read_offset: UInt64Builder::new(),
             first_read_whole: BooleanBuilder::new(),
             last_read_end: UInt64Builder::new(),
+            cid_form: UInt8Builder::new(),
             len: 0,
         }
     }
@@ -246,7 +251,10 @@ impl PinRows {
         let ms = |t: Option<Timestamp>| t.map(|t| t.0);
         match &f.pin {
             Some(p) => {
-                self.cid.append_value(p.cid.as_str());
+                // Only a spelling the key does not imply is stored (see `CidForm`).
+                let form = p.cid.form();
+                self.cid_form.append_value(form.code());
+                self.cid.append_option((form == CidForm::Other).then(|| p.cid.as_str()));
                 self.name.append_option(p.name.as_deref());
                 self.pin_type.append_value(p.pin_type.as_str());
                 self.status.append_value(p.status.as_str());
@@ -271,8 +279,8 @@ impl PinRows {
                 self.status_reason.append_option(p.status_reason.as_deref());
             }
             None => {
-                let display = Cid::from_key(key).map(|c| c.as_str().to_owned()).unwrap_or_default();
-                self.cid.append_value(display);
+                self.cid_form.append_value(CidForm::V1.code());
+                self.cid.append_null();
                 for b in [
                     &mut self.name,
                     &mut self.pin_type,
@@ -389,6 +397,7 @@ impl PinRows {
             Arc::new(self.first_read_offset.finish()),
             Arc::new(self.first_read_whole.finish()),
             Arc::new(self.last_read_end.finish()),
+            Arc::new(self.cid_form.finish()),
         ];
         Ok(RecordBatch::try_new(PINS_SCHEMA.clone(), columns)?)
     }
@@ -473,8 +482,9 @@ impl<'a> PinColumns<'a> {
         let key = self.key(row);
         let has_pin = self.bool("_has_pin", row).unwrap_or(false);
         let pin = if has_pin {
-            let display = self.str("cid", row).unwrap_or_default();
-            let cid = Cid::from_parts(key, display).map_err(|e| self.corrupt(e.to_string()))?;
+            let code = self.col("_cid_form").as_primitive::<UInt8Type>().value(row);
+            let form = CidForm::from_code(code).ok_or_else(|| self.corrupt(format!("unknown CID form {code}")))?;
+            let cid = Cid::from_key_form(key, form, self.str("cid", row)).map_err(|e| self.corrupt(e.to_string()))?;
             let tiers: BTreeSet<Tier> = self
                 .strings("tiers", row)
                 .iter()
@@ -711,4 +721,31 @@ pub(crate) fn history_rows(batch: &RecordBatch, key: &[u8], origin: &str, out: &
         });
     }
     Ok(())
+}
+
+/// The scalar function behind the `cid` column of `pins`: the stored spelling, or the one the key implies.
+pub(crate) fn cid_udf() -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::common::cast::{as_binary_array, as_string_array, as_uint8_array};
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    let f = Arc::new(|args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let keys = as_binary_array(&arrays[0])?;
+        let forms = as_uint8_array(&arrays[1])?;
+        let literal = as_string_array(&arrays[2])?;
+        let mut out = StringBuilder::with_capacity(keys.len(), keys.len() * 60);
+        for i in 0..keys.len() {
+            let stored = literal.is_valid(i).then(|| literal.value(i));
+            let cid = CidForm::from_code(forms.value(i))
+                .and_then(|form| Cid::from_key_form(keys.value(i), form, stored).ok());
+            out.append_option(cid.as_ref().map(Cid::as_str));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    });
+    create_udf(
+        "pindex_cid",
+        vec![DataType::Binary, DataType::UInt8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        f,
+    )
 }

@@ -23,6 +23,14 @@ use crate::manifest::SegmentMeta;
 
 const STORE_URL: &str = "pindex://store/";
 
+/// The public columns of a pins frame, with `cid` spelled out from the key where it was not stored.
+fn public(df: DataFrame) -> Result<DataFrame> {
+    let udf = Arc::new(codec::cid_udf());
+    let cid = udf.call(vec![col("_key"), col("_cid_form"), col("cid")]).alias("cid");
+    let exprs = std::iter::once(cid).chain(PUBLIC_PIN_COLUMNS[1..].iter().map(|c| col(*c)));
+    Ok(df.select(exprs.collect::<Vec<_>>())?)
+}
+
 impl ParquetPinStore {
     /// A DataFusion session over one consistent snapshot of the store.
     pub async fn session(&self) -> Result<SessionContext> {
@@ -99,18 +107,15 @@ impl ParquetPinStore {
             }
             Some(ctx.read_batch(rows.finish()?)?)
         };
-        let public = PUBLIC_PIN_COLUMNS;
         let frame = match (base, merged) {
-            (None, None) => ctx.read_batch(PinRows::new().finish()?)?.select_columns(public)?,
-            (Some(b), None) => b.select_columns(public)?,
-            (None, Some(m)) => m.select_columns(public)?,
+            (None, None) => public(ctx.read_batch(PinRows::new().finish()?)?)?,
+            (Some(b), None) => public(b)?,
+            (None, Some(m)) => public(m)?,
             (Some(b), Some(m)) => {
                 let schema = Arc::new(Schema::new(vec![Field::new("_changed", DataType::Binary, false)]));
                 let changed: ArrayRef = Arc::new(BinaryArray::from_iter_values(keys.iter().map(|k| &**k)));
                 let changed = ctx.read_batch(RecordBatch::try_new(schema, vec![changed])?)?;
-                b.join(changed, JoinType::LeftAnti, &["_key"], &["_changed"], None)?
-                    .select_columns(public)?
-                    .union(m.select_columns(public)?)?
+                public(b.join(changed, JoinType::LeftAnti, &["_key"], &["_changed"], None)?)?.union(public(m)?)?
             }
         };
         Ok(frame)

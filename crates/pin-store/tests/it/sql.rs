@@ -90,3 +90,39 @@ async fn sql_is_read_only_and_errors_name_the_problem() {
         1
     );
 }
+
+#[tokio::test]
+async fn every_cid_spelling_survives_flush_and_compaction() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path()).await;
+    let spellings = [
+        "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG",
+        "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+        "zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7",
+    ];
+    let events = spellings
+        .iter()
+        .map(|s| Event {
+            ts: T0,
+            kind: EventKind::Upsert(Box::new(pin_core::Pin::new(
+                pin_core::Cid::parse(s).unwrap(),
+                Tier::Ssd,
+                T0,
+            ))),
+        })
+        .collect();
+    store.apply(batch(events)).await.unwrap();
+    for step in 0..3 {
+        match step {
+            1 => store.flush().await.unwrap(),
+            2 => store.compact().await.unwrap(),
+            _ => {}
+        }
+        let listed = table(&store, "SELECT cid FROM pins ORDER BY cid").await;
+        for s in spellings {
+            assert!(listed.contains(s), "step {step}: {s} missing from\n{listed}");
+            let got = store.get(&pin_core::Cid::parse(s).unwrap()).await.unwrap().unwrap();
+            assert_eq!(got.pin.cid.as_str(), s, "step {step}");
+        }
+    }
+}
