@@ -612,6 +612,41 @@ pub async fn restart_keeps_everything(h: &dyn Harness) -> CaseResult {
     Ok(())
 }
 
+/// Upserting a pin again replaces its fields but keeps its statistics and creation time, whichever
+/// layers of the store they sit in.
+pub async fn reupsert_keeps_statistics(h: &dyn Harness) -> CaseResult {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = h.open(clock).await;
+    let pin = test_pin(1, Tier::Ssd, 100);
+    let c = pin.cid.clone();
+    apply(&*store, vec![upsert(T0, pin.clone()), access(T0, &c, 0, 10)]).await?;
+    h.maintain(&store).await;
+    h.maintain(&store).await;
+    let mut renamed = pin;
+    renamed.name = Some("renamed".into());
+    renamed.primary_tier = Tier::Hdd;
+    renamed.tiers = BTreeSet::from([Tier::Hdd]);
+    apply(&*store, vec![upsert(T0.plus_millis(50), renamed)]).await?;
+    let got = store.get(&c).await.map_err(err)?.ok_or("pin lost")?;
+    check!(
+        got.pin.name.as_deref() == Some("renamed") && got.pin.primary_tier == Tier::Hdd,
+        "fields: {:?}",
+        got.pin
+    );
+    check!(
+        got.pin.created_at == T0 && got.pin.updated_at == T0.plus_millis(50),
+        "times: {:?}",
+        got.pin
+    );
+    check!(got.stats.access_count == 1, "statistics lost: {:?}", got.stats);
+    let listed = store.list(&PinQuery::default()).await.map_err(err)?.pins;
+    check!(
+        listed.len() == 1 && listed[0] == got,
+        "list and get disagree: {listed:?} vs {got:?}"
+    );
+    Ok(())
+}
+
 /// Every case, by name.
 pub fn cases() -> Vec<(&'static str, CaseFn)> {
     macro_rules! case {
@@ -629,6 +664,7 @@ pub fn cases() -> Vec<(&'static str, CaseFn)> {
         case!(changes_to_unknown_pins_make_no_pin),
         case!(metrics_equal_a_recount),
         case!(restart_keeps_everything),
+        case!(reupsert_keeps_statistics),
     ]
 }
 

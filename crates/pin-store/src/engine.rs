@@ -191,7 +191,7 @@ pub struct StoreStatus {
     pub object_store: String,
     /// Manifest version.
     pub version: u64,
-    /// Live segments and their bytes.
+    /// Live segments (objects the manifest references).
     pub segments: usize,
     /// Bytes of live segments.
     pub segment_bytes: u64,
@@ -318,13 +318,17 @@ impl ParquetPinStore {
         let store = open_object_store(&cfg)?;
         let wal_dir = cfg.data_dir.join("wal");
         // A writer may flush (and delete WAL files) while we read; start over from the newer manifest.
+        // It may also read manifest N, then find the WAL already cut down to what manifest N+1 covers.
+        // Either way the newest manifest has moved on: start over from it.
         let mut attempt = 0;
         let (snapshot, _) = loop {
-            match load(&store, &wal_dir, false).await {
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound && attempt < 5 => {
-                    attempt += 1;
-                }
-                other => break other?,
+            let loaded = load(&store, &wal_dir, false).await;
+            let newest = manifest::versions(&*store).await?.last().copied().unwrap_or(0);
+            match loaded {
+                Ok((snap, recent)) if snap.manifest.version == newest => break (snap, recent),
+                Err(e) if attempt >= 5 => return Err(e),
+                Ok(_) if attempt >= 5 => return Err(Error::Conflict { version: newest }),
+                _ => attempt += 1,
             }
         };
         Ok(Self {
@@ -496,6 +500,8 @@ impl ParquetPinStore {
                     }
                 }
             }
+            // The in-memory histogram is pruned like the manifest's copy, so it stays bounded.
+            s.metrics = m.metrics.clone();
             s.manifest = Arc::new(m);
             s.mem_access = Arc::default();
             s.mem_history = Arc::default();
@@ -606,7 +612,12 @@ impl ParquetPinStore {
             }
         }
         let mut report = VacuumReport::default();
-        let all: Vec<_> = self.store.list(None).try_collect().await?;
+        // Only Pindex's own prefixes: the object store may be shared with other programs.
+        let mut all = Vec::new();
+        for prefix in ["_manifest", "pins", "access", "history", "state"] {
+            let p = object_store::path::Path::from(prefix);
+            all.extend(self.store.list(Some(&p)).try_collect::<Vec<_>>().await?);
+        }
         for obj in all {
             let p = obj.location.to_string();
             if referenced.contains(&p) || retained.contains(&p) {
@@ -1206,9 +1217,8 @@ impl ParquetPinStore {
             let s = self.shared.read();
             (s.base.clone(), s.delta_of(key))
         };
-        if delta.as_ref().is_some_and(|d| d.pin.is_some()) {
-            return Ok(delta.and_then(|d| d.view()));
-        }
+        // Even when the delta holds the newest full pin, the base holds older statistics and the creation
+        // time; a miss costs one bloom-filter probe.
         let mut f = match base {
             Some(b) => b.lookup(&[key]).await?.into_values().next().unwrap_or_default(),
             None => Fragment::default(),

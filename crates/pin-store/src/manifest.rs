@@ -34,7 +34,8 @@ pub struct SegmentMeta {
     pub bytes: u64,
     /// CRC32C of the whole file.
     pub crc32c: u32,
-    /// Smallest and largest sequence number of the events it holds.
+    /// Smallest and largest sequence number recorded in it: per row, the newest event folded in
+    /// (pins segments), or the event itself (access and history segments); `(0, 0)` for writer state.
     pub seq_range: (u64, u64),
     /// Smallest and largest event time (access and history segments).
     pub ts_range: Option<(Timestamp, Timestamp)>,

@@ -102,6 +102,14 @@ pub(crate) fn replay(path: &Path) -> Result<Replay> {
         }
         let payload = &bytes[pos + HEADER..pos + HEADER + len];
         if crc32c::crc32c(payload) != crc {
+            if whole_record_at(&bytes, pos + HEADER + len) {
+                // A whole, valid record follows: this is not a write cut short but damage to data that
+                // was acknowledged. Cutting here would lose what follows; refuse instead.
+                return Err(Error::Corrupt {
+                    path: path.display().to_string(),
+                    reason: format!("checksum mismatch in the record at byte {pos}, with valid records after it"),
+                });
+            }
             break Some(format!("checksum mismatch in the record at byte {pos}"));
         }
         match postcard::from_bytes::<WalRecord>(payload) {
@@ -116,6 +124,18 @@ pub(crate) fn replay(path: &Path) -> Result<Replay> {
         valid_len: pos as u64,
         damage,
     })
+}
+
+/// Whether a record with a valid checksum starts at `pos`.
+fn whole_record_at(bytes: &[u8], pos: usize) -> bool {
+    let Some(header) = bytes.get(pos..pos + HEADER) else {
+        return false;
+    };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    bytes
+        .get(pos + HEADER..pos + HEADER + len)
+        .is_some_and(|p| len > 0 && crc32c::crc32c(p) == crc)
 }
 
 /// Cuts `path` at `len` bytes and makes the cut durable.

@@ -169,3 +169,26 @@ async fn compaction_and_vacuum_keep_every_pin_and_drop_only_garbage() {
     assert_eq!(reopened.metrics().await.unwrap(), before);
     assert_eq!(reopened.accesses(&test_cid(3), 10).await.unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn damage_before_valid_records_is_refused_not_cut() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(dir.path()).await;
+        for i in 0..3 {
+            store.apply(batch(vec![upsert(i, Tier::Ssd, 10)])).await.unwrap();
+        }
+    }
+    // Flip a byte inside the first record: the two acknowledged records after it must not be dropped.
+    let wal = wal_files(dir.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes[12] ^= 0xff;
+    std::fs::write(&wal, &bytes).unwrap();
+    let err = ParquetPinStore::open(config(dir.path())).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(
+        err.to_string().contains(wal.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&wal).unwrap(), bytes, "the WAL was modified");
+}
