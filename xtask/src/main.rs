@@ -2,7 +2,8 @@
 //!
 //! The tasks are plain Rust so they run the same on every machine that has cargo:
 //! `ci` is what `.ci/run` executes, `test` is the README's test command,
-//! `bench` runs the criterion benches, and `arch` checks the crate layering.
+//! `bench` runs the criterion benches, `tiering` reproduces the tier engine's evidence,
+//! and `arch` checks the crate layering.
 #![allow(clippy::print_stdout)]
 
 mod arch;
@@ -21,6 +22,7 @@ tasks:
   test [args]                  the test suite (cargo nextest run, else cargo test); args are passed on
   bench [args] [-- criterion]  cargo bench -p pindex-benches; args are passed on, PINDEX_BENCH_PINS too
   arch                         check the crate layering with cargo metadata
+  tiering [args]               the tier engine's evidence (docs/tiering.md): policies against Belady's bound
   help                         this message";
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "test" => tasks::test(rest),
         "bench" => tasks::bench(rest),
+        "tiering" => tasks::tiering(rest),
         "arch" => {
             if let Some(extra) = rest.first() {
                 bail!("`arch` takes no arguments, got {extra:?}");

@@ -92,3 +92,21 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     }
     cmd::run(&mut command)
 }
+
+/// `cargo run --release -p pin-tiers --example evidence <args>`: the synthetic traces, every policy at
+/// fast-tier sizes of 1% and 10% of the working set against Belady's bound, and the flapping check,
+/// printed as the markdown that `docs/tiering.md` quotes.
+pub(crate) fn tiering(args: &[String]) -> Result<()> {
+    let mut command = cmd::cargo([
+        "run",
+        "--release",
+        "--locked",
+        "-p",
+        "pin-tiers",
+        "--example",
+        "evidence",
+        "--",
+    ]);
+    command.args(args);
+    cmd::run(&mut command)
+}

@@ -25,7 +25,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "recorded {} pins and {} access events in {:.2} s ({:.0} events/s, each batch durable before the next)\n",
+            "recorded {} pins and {} access events in {:.2} s ({:.0} events/s, each batch durable before the next)",
             self.pins,
             self.events,
             self.seconds,
@@ -45,7 +45,7 @@ fn demo_cid(seed: u64, i: u64) -> anyhow::Result<Cid> {
     }
     let mh = multihash::Multihash::<64>::wrap(0x12, &digest)?;
     // Half the demo pins are spelled as CIDv0 (dag-pb), as `ipfs add` prints them by default.
-    let c = if i % 2 == 0 {
+    let c = if i.is_multiple_of(2) {
         cid::Cid::new_v0(mh)?
     } else {
         cid::Cid::new_v1(0x55, mh)
@@ -116,9 +116,9 @@ pub(crate) async fn run(
         let i = rank.min(pins - 1);
         let size = sizes[i as usize];
         let len = 4096.min(size);
-        let (offset, length) = if i % 5 == 0 {
+        let (offset, length) = if i.is_multiple_of(5) {
             (None, None)
-        } else if i % 2 == 0 {
+        } else if i.is_multiple_of(2) {
             let off = cursor[i as usize];
             cursor[i as usize] = if off + len >= size { 0 } else { off + len };
             (Some(off), Some(len))

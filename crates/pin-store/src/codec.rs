@@ -30,6 +30,9 @@ fn list_of_strings() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
+/// An in-memory row of an event table: the key, the CID as spelled, the row.
+pub(crate) type KeyedRow<T> = (Arc<[u8]>, Arc<str>, T);
+
 /// Columns of the public `pins` table, in order.
 pub(crate) const PUBLIC_PIN_COLUMNS: &[&str] = &[
     "cid",
@@ -118,6 +121,56 @@ pub(crate) static PINS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("_cid_form", DataType::UInt8, false),
     ]))
 });
+
+/// Indexes of the columns of [`PINS_SCHEMA`], so reading a row does not search the schema by name.
+pub(crate) mod col {
+    // Every column is listed, whether or not the decoder reads it.
+    #![allow(dead_code)]
+    pub(crate) const CID: usize = 0;
+    pub(crate) const NAME: usize = 1;
+    pub(crate) const PIN_TYPE: usize = 2;
+    pub(crate) const STATUS: usize = 3;
+    pub(crate) const SIZE_BYTES: usize = 4;
+    pub(crate) const CREATED_AT: usize = 5;
+    pub(crate) const UPDATED_AT: usize = 6;
+    pub(crate) const TIER: usize = 7;
+    pub(crate) const TIERS: usize = 8;
+    pub(crate) const REPLICATION: usize = 9;
+    pub(crate) const VFS_PATHS: usize = 10;
+    pub(crate) const MOUNT: usize = 11;
+    pub(crate) const META: usize = 12;
+    pub(crate) const CONTENT_HASH: usize = 13;
+    pub(crate) const LAST_VERIFIED: usize = 14;
+    pub(crate) const VERDICT: usize = 15;
+    pub(crate) const EXPIRES_AT: usize = 16;
+    pub(crate) const STATUS_REASON: usize = 17;
+    pub(crate) const ACCESS_COUNT: usize = 18;
+    pub(crate) const READ_COUNT: usize = 19;
+    pub(crate) const BYTES_READ: usize = 20;
+    pub(crate) const BYTES_WRITTEN: usize = 21;
+    pub(crate) const FIRST_ACCESS: usize = 22;
+    pub(crate) const LAST_ACCESS: usize = 23;
+    pub(crate) const HOTNESS: usize = 24;
+    pub(crate) const HOTNESS_AT: usize = 25;
+    pub(crate) const GAP_COUNT: usize = 26;
+    pub(crate) const GAP_MEAN_MS: usize = 27;
+    pub(crate) const GAP_M2: usize = 28;
+    pub(crate) const SEQUENTIAL_READS: usize = 29;
+    pub(crate) const RANDOM_READS: usize = 30;
+    pub(crate) const WHOLE_READS: usize = 31;
+    pub(crate) const PATTERN: usize = 32;
+    pub(crate) const I_KEY: usize = 33;
+    pub(crate) const I_SEQ: usize = 34;
+    pub(crate) const I_HAS_PIN: usize = 35;
+    pub(crate) const I_PATCH_STATUS: usize = 36;
+    pub(crate) const I_PATCH_REASON: usize = 37;
+    pub(crate) const I_PATCH_TIER: usize = 38;
+    pub(crate) const I_PATCH_UPDATED: usize = 39;
+    pub(crate) const I_FIRST_READ_OFFSET: usize = 40;
+    pub(crate) const I_FIRST_READ_WHOLE: usize = 41;
+    pub(crate) const I_LAST_READ_END: usize = 42;
+    pub(crate) const I_CID_FORM: usize = 43;
+}
 
 /// Index of the `_key` column in [`PINS_SCHEMA`].
 pub(crate) fn key_column() -> usize {
@@ -420,36 +473,41 @@ impl<'a> PinColumns<'a> {
         Ok(Self { batch, origin })
     }
 
-    fn col(&self, name: &str) -> &ArrayRef {
-        // Names come from PINS_SCHEMA, which the constructor checked.
-        self.batch.column(PINS_SCHEMA.index_of(name).unwrap_or(0))
+    /// For a batch whose schema [`new`](Self::new) already checked.
+    pub(crate) fn unchecked(batch: &'a RecordBatch, origin: &'a str) -> Self {
+        Self { batch, origin }
     }
 
-    fn str(&self, name: &str, row: usize) -> Option<&str> {
+    fn col(&self, i: usize) -> &ArrayRef {
+        // The constructor checked the schema, so the indexes of `col` are right.
+        self.batch.column(i)
+    }
+
+    fn str(&self, name: usize, row: usize) -> Option<&str> {
         let a = self.col(name).as_string::<i32>();
         a.is_valid(row).then(|| a.value(row))
     }
 
-    fn u64(&self, name: &str, row: usize) -> Option<u64> {
+    fn u64(&self, name: usize, row: usize) -> Option<u64> {
         let a = self.col(name).as_primitive::<UInt64Type>();
         a.is_valid(row).then(|| a.value(row))
     }
 
-    fn f64(&self, name: &str, row: usize) -> f64 {
+    fn f64(&self, name: usize, row: usize) -> f64 {
         self.col(name).as_primitive::<Float64Type>().value(row)
     }
 
-    fn ts(&self, name: &str, row: usize) -> Option<Timestamp> {
+    fn ts(&self, name: usize, row: usize) -> Option<Timestamp> {
         let a = self.col(name).as_primitive::<TimestampMillisecondType>();
         a.is_valid(row).then(|| Timestamp(a.value(row)))
     }
 
-    fn bool(&self, name: &str, row: usize) -> Option<bool> {
+    fn bool(&self, name: usize, row: usize) -> Option<bool> {
         let a = self.col(name).as_boolean();
         a.is_valid(row).then(|| a.value(row))
     }
 
-    fn strings(&self, name: &str, row: usize) -> Vec<String> {
+    fn strings(&self, name: usize, row: usize) -> Vec<String> {
         let a = self.col(name).as_list::<i32>();
         if !a.is_valid(row) {
             return Vec::new();
@@ -480,84 +538,85 @@ impl<'a> PinColumns<'a> {
 
     pub(crate) fn fragment(&self, row: usize) -> Result<Fragment> {
         let key = self.key(row);
-        let has_pin = self.bool("_has_pin", row).unwrap_or(false);
+        let has_pin = self.bool(col::I_HAS_PIN, row).unwrap_or(false);
         let pin = if has_pin {
-            let code = self.col("_cid_form").as_primitive::<UInt8Type>().value(row);
+            let code = self.col(col::I_CID_FORM).as_primitive::<UInt8Type>().value(row);
             let form = CidForm::from_code(code).ok_or_else(|| self.corrupt(format!("unknown CID form {code}")))?;
-            let cid = Cid::from_key_form(key, form, self.str("cid", row)).map_err(|e| self.corrupt(e.to_string()))?;
+            let cid =
+                Cid::from_key_form(key, form, self.str(col::CID, row)).map_err(|e| self.corrupt(e.to_string()))?;
             let tiers: BTreeSet<Tier> = self
-                .strings("tiers", row)
+                .strings(col::TIERS, row)
                 .iter()
                 .map(|t| self.parse::<Tier>(Some(t)).map(Option::unwrap_or_default_tier))
                 .collect::<Result<_>>()?;
-            let meta: BTreeMap<String, String> = match self.str("meta", row) {
+            let meta: BTreeMap<String, String> = match self.str(col::META, row) {
                 Some(json) => serde_json::from_str(json).map_err(|e| self.corrupt(format!("meta: {e}")))?,
                 None => BTreeMap::new(),
             };
             let required = |what: &str| self.corrupt(format!("pin row without {what}"));
             Some(Pin {
                 cid,
-                name: self.str("name", row).map(str::to_owned),
+                name: self.str(col::NAME, row).map(str::to_owned),
                 pin_type: self
-                    .parse::<PinType>(self.str("pin_type", row))?
+                    .parse::<PinType>(self.str(col::PIN_TYPE, row))?
                     .ok_or_else(|| required("pin_type"))?,
                 status: self
-                    .parse::<PinStatus>(self.str("status", row))?
+                    .parse::<PinStatus>(self.str(col::STATUS, row))?
                     .ok_or_else(|| required("status"))?,
-                size_bytes: self.u64("size_bytes", row).unwrap_or(0),
-                created_at: self.ts("created_at", row).unwrap_or_default(),
-                updated_at: self.ts("updated_at", row).unwrap_or_default(),
+                size_bytes: self.u64(col::SIZE_BYTES, row).unwrap_or(0),
+                created_at: self.ts(col::CREATED_AT, row).unwrap_or_default(),
+                updated_at: self.ts(col::UPDATED_AT, row).unwrap_or_default(),
                 primary_tier: self
-                    .parse::<Tier>(self.str("tier", row))?
+                    .parse::<Tier>(self.str(col::TIER, row))?
                     .ok_or_else(|| required("tier"))?,
                 tiers,
                 replication: {
-                    let a = self.col("replication").as_primitive::<UInt32Type>();
+                    let a = self.col(col::REPLICATION).as_primitive::<UInt32Type>();
                     if a.is_valid(row) { a.value(row) } else { 1 }
                 },
-                vfs_paths: self.strings("vfs_paths", row).into_iter().collect(),
-                mount: self.str("mount", row).map(str::to_owned),
+                vfs_paths: self.strings(col::VFS_PATHS, row).into_iter().collect(),
+                mount: self.str(col::MOUNT, row).map(str::to_owned),
                 meta,
                 integrity: Integrity {
-                    content_hash: self.str("content_hash", row).map(str::to_owned),
-                    last_verified: self.ts("last_verified", row),
-                    verdict: self.str("verdict", row).map(str::to_owned),
+                    content_hash: self.str(col::CONTENT_HASH, row).map(str::to_owned),
+                    last_verified: self.ts(col::LAST_VERIFIED, row),
+                    verdict: self.str(col::VERDICT, row).map(str::to_owned),
                 },
-                expires_at: self.ts("expires_at", row),
-                status_reason: self.str("status_reason", row).map(str::to_owned),
+                expires_at: self.ts(col::EXPIRES_AT, row),
+                status_reason: self.str(col::STATUS_REASON, row).map(str::to_owned),
             })
         } else {
             None
         };
         let patch = Patch {
             status: self
-                .parse::<PinStatus>(self.str("_patch_status", row))?
-                .map(|s| (s, self.str("_patch_reason", row).map(str::to_owned))),
-            tier: self.parse::<Tier>(self.str("_patch_tier", row))?,
-            updated_at: self.ts("_patch_updated", row),
+                .parse::<PinStatus>(self.str(col::I_PATCH_STATUS, row))?
+                .map(|s| (s, self.str(col::I_PATCH_REASON, row).map(str::to_owned))),
+            tier: self.parse::<Tier>(self.str(col::I_PATCH_TIER, row))?,
+            updated_at: self.ts(col::I_PATCH_UPDATED, row),
         };
         let mut stats = PinStats::default();
-        stats.access_count = self.u64("access_count", row).unwrap_or(0);
-        stats.read_count = self.u64("read_count", row).unwrap_or(0);
-        stats.bytes_read = self.u64("bytes_read", row).unwrap_or(0);
-        stats.bytes_written = self.u64("bytes_written", row).unwrap_or(0);
-        stats.first_access = self.ts("first_access", row);
-        stats.last_access = self.ts("last_access", row);
-        stats.hotness = self.f64("hotness", row);
-        stats.hotness_at = self.ts("hotness_at", row);
-        stats.gap_count = self.u64("gap_count", row).unwrap_or(0);
-        stats.gap_mean_ms = self.f64("gap_mean_ms", row);
-        stats.gap_m2 = self.f64("gap_m2", row);
-        stats.sequential_reads = self.u64("sequential_reads", row).unwrap_or(0);
-        stats.random_reads = self.u64("random_reads", row).unwrap_or(0);
-        stats.whole_reads = self.u64("whole_reads", row).unwrap_or(0);
+        stats.access_count = self.u64(col::ACCESS_COUNT, row).unwrap_or(0);
+        stats.read_count = self.u64(col::READ_COUNT, row).unwrap_or(0);
+        stats.bytes_read = self.u64(col::BYTES_READ, row).unwrap_or(0);
+        stats.bytes_written = self.u64(col::BYTES_WRITTEN, row).unwrap_or(0);
+        stats.first_access = self.ts(col::FIRST_ACCESS, row);
+        stats.last_access = self.ts(col::LAST_ACCESS, row);
+        stats.hotness = self.f64(col::HOTNESS, row);
+        stats.hotness_at = self.ts(col::HOTNESS_AT, row);
+        stats.gap_count = self.u64(col::GAP_COUNT, row).unwrap_or(0);
+        stats.gap_mean_ms = self.f64(col::GAP_MEAN_MS, row);
+        stats.gap_m2 = self.f64(col::GAP_M2, row);
+        stats.sequential_reads = self.u64(col::SEQUENTIAL_READS, row).unwrap_or(0);
+        stats.random_reads = self.u64(col::RANDOM_READS, row).unwrap_or(0);
+        stats.whole_reads = self.u64(col::WHOLE_READS, row).unwrap_or(0);
         stats.set_boundary_state(
-            self.u64("_first_read_offset", row),
-            self.bool("_first_read_whole", row),
-            self.u64("_last_read_end", row),
+            self.u64(col::I_FIRST_READ_OFFSET, row),
+            self.bool(col::I_FIRST_READ_WHOLE, row),
+            self.u64(col::I_LAST_READ_END, row),
         );
         Ok(Fragment {
-            seq: self.u64("_seq", row).unwrap_or(0),
+            seq: self.u64(col::I_SEQ, row).unwrap_or(0),
             pin,
             patch,
             stats,
@@ -575,7 +634,7 @@ impl UnwrapTier for Option<Tier> {
 }
 
 /// Builds `access_events` rows.
-pub(crate) fn access_batch(rows: &[(Arc<[u8]>, Arc<str>, AccessRecord)]) -> Result<RecordBatch> {
+pub(crate) fn access_batch(rows: &[KeyedRow<AccessRecord>]) -> Result<RecordBatch> {
     let mut cid = StringBuilder::new();
     let mut ts = ts_builder();
     let mut seq = UInt64Builder::new();
@@ -614,7 +673,7 @@ pub(crate) fn access_batch(rows: &[(Arc<[u8]>, Arc<str>, AccessRecord)]) -> Resu
 }
 
 /// Builds `pin_history` rows.
-pub(crate) fn history_batch(rows: &[(Arc<[u8]>, Arc<str>, HistoryEntry)]) -> Result<RecordBatch> {
+pub(crate) fn history_batch(rows: &[KeyedRow<HistoryEntry>]) -> Result<RecordBatch> {
     let mut cid = StringBuilder::new();
     let mut ts = ts_builder();
     let mut seq = UInt64Builder::new();
@@ -748,4 +807,21 @@ pub(crate) fn cid_udf() -> datafusion::logical_expr::ScalarUDF {
         Volatility::Immutable,
         f,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_indexes_match_the_schema() {
+        let idx = |n: &str| PINS_SCHEMA.index_of(n).unwrap();
+        assert_eq!(col::CID, idx("cid"));
+        assert_eq!(col::GAP_M2, idx("gap_m2"));
+        assert_eq!(col::PATTERN, idx("pattern"));
+        assert_eq!(col::I_KEY, idx("_key"));
+        assert_eq!(col::I_KEY, key_column());
+        assert_eq!(col::I_CID_FORM, idx("_cid_form"));
+        assert_eq!(col::I_CID_FORM + 1, PINS_SCHEMA.fields().len());
+    }
 }

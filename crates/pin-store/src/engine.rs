@@ -222,6 +222,28 @@ pub struct VacuumReport {
     pub kept_young: usize,
 }
 
+/// Receives the progress of long operations, for a caller to draw (the CLI uses a progress bar).
+///
+/// Calls come from the task running the operation; implementations must be cheap and must not block.
+pub trait Reporter: Send + Sync {
+    /// A phase starts; `total` is its amount of work (rows, objects) when known.
+    fn start(&self, phase: &str, total: Option<u64>);
+    /// `n` more units of the current phase are done.
+    fn advance(&self, n: u64);
+    /// The current phase is over.
+    fn finish(&self);
+}
+
+/// A [`Reporter`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {
+    fn start(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
 fn open_object_store(cfg: &StoreConfig) -> Result<Arc<dyn ObjectStore>> {
     match &cfg.object_store_url {
         None => {
@@ -231,7 +253,11 @@ fn open_object_store(cfg: &StoreConfig) -> Result<Arc<dyn ObjectStore>> {
         }
         Some(url) => {
             let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("object store URL {url:?}: {e}")))?;
-            let (store, prefix) = object_store::parse_url(&parsed).map_err(|e| {
+            // Credentials and endpoints come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`,
+            // `GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_ACCOUNT_NAME`, ...), never from the URL or the command line;
+            // the builder of the URL's scheme ignores the variables it does not know.
+            let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+            let (store, prefix) = object_store::parse_url_opts(&parsed, env).map_err(|e| {
                 Error::Config(format!(
                     "object store URL {url:?}: {e} (is pindex built with the feature for this scheme?)"
                 ))
@@ -521,13 +547,20 @@ impl ParquetPinStore {
 
     /// Merges the base and the delta into a new base segment (flushing first). Never deletes a file.
     pub async fn compact(&self) -> Result<()> {
-        let w = self.writer()?;
-        let mut state = w.state.lock().await;
-        self.compact_locked(w, &mut state).await
+        Box::pin(self.compact_with(&NoReporter)).await
     }
 
-    async fn compact_locked(&self, w: &Writer, state: &mut WriterState) -> Result<()> {
+    /// [`compact`](Self::compact), reporting its phases (`flushing`, then `merging` in rows) to `reporter`.
+    pub async fn compact_with(&self, reporter: &dyn Reporter) -> Result<()> {
+        let w = self.writer()?;
+        let mut state = w.state.lock().await;
+        Box::pin(self.compact_locked(w, &mut state, reporter)).await
+    }
+
+    async fn compact_locked(&self, w: &Writer, state: &mut WriterState, reporter: &dyn Reporter) -> Result<()> {
+        reporter.start("flushing", None);
         self.flush_locked(w, state).await?;
+        reporter.finish();
         let snap = self.snapshot();
         if snap.flushed.is_empty() {
             return Ok(());
@@ -536,6 +569,8 @@ impl ParquetPinStore {
         let path = format!("pins/base-{version:020}.parquet");
         let rows_hint = snap.base.as_ref().map_or(0, |b| b.meta.rows as usize) + snap.flushed.len();
         let mut out = SegmentWriter::new(&self.store, &path, Table::Pins, rows_hint)?;
+        reporter.start("merging", Some(rows_hint as u64));
+        let mut top = crate::listing::TopCollector::default();
         let mut rows = PinRows::new();
         let mut max_seq = 0;
         let mut merged = MergeIter::new(snap.base.clone(), None, snap.flushed.clone(), Arc::default()).await?;
@@ -553,15 +588,19 @@ impl ParquetPinStore {
                 f
             };
             max_seq = max_seq.max(f.seq);
+            top.offer(&key, &f);
             rows.push(&key, &f);
             if rows.len() >= 65_536 {
+                reporter.advance(rows.len() as u64);
                 out.write(&std::mem::replace(&mut rows, PinRows::new()).finish()?)
                     .await?;
             }
         }
         if rows.len() > 0 {
+            reporter.advance(rows.len() as u64);
             out.write(&rows.finish()?).await?;
         }
+        reporter.finish();
         let base_meta = if out.rows() == 0 {
             None
         } else {
@@ -573,6 +612,7 @@ impl ParquetPinStore {
         m.base = base_meta;
         m.delta = None;
         m.last_compaction = Some(m.committed_at);
+        m.base_top = Some(top.finish());
         let base = match &m.base {
             Some(meta) => Some(Arc::new(BaseSegment::open(self.store.clone(), meta.clone()).await?)),
             None => None,
@@ -590,10 +630,17 @@ impl ParquetPinStore {
     /// Retained are the newest manifest and every manifest younger than the grace period (a reader may
     /// still be on it).
     pub async fn vacuum(&self) -> Result<VacuumReport> {
+        self.vacuum_with(&NoReporter).await
+    }
+
+    /// [`vacuum`](Self::vacuum), reporting its phases (`reading manifests`, then `deleting` in objects
+    /// examined) to `reporter`.
+    pub async fn vacuum_with(&self, reporter: &dyn Reporter) -> Result<VacuumReport> {
         use futures::TryStreamExt;
         use object_store::ObjectStoreExt;
         let w = self.writer()?;
         let _state = w.state.lock().await;
+        reporter.start("reading manifests", None);
         let versions = manifest::versions(&*self.store).await?;
         let keep_from = versions.len().saturating_sub(1);
         // Ages are measured against the wall clock, which is what the object store stamps files with.
@@ -618,7 +665,10 @@ impl ParquetPinStore {
             let p = object_store::path::Path::from(prefix);
             all.extend(self.store.list(Some(&p)).try_collect::<Vec<_>>().await?);
         }
+        reporter.finish();
+        reporter.start("deleting", Some(all.len() as u64));
         for obj in all {
+            reporter.advance(1);
             let p = obj.location.to_string();
             if referenced.contains(&p) || retained.contains(&p) {
                 continue;
@@ -676,10 +726,10 @@ impl ParquetPinStore {
         if let Some(p) = &state.poisoned {
             return Err(Error::Poisoned(p.clone()));
         }
-        if let Some(id) = &batch.id {
-            if self.shared.read().batch_ids.contains(id) || state.pending_ids.contains(id) {
-                return Ok(ApplyOutcome::Duplicate);
-            }
+        if let Some(id) = &batch.id
+            && (self.shared.read().batch_ids.contains(id) || state.pending_ids.contains(id))
+        {
+            return Ok(ApplyOutcome::Duplicate);
         }
         if batch.events.is_empty() {
             return Ok(ApplyOutcome::Applied {
@@ -759,7 +809,7 @@ impl ParquetPinStore {
         {
             self.flush_locked(w, &mut state).await?;
             if delta_keys + mem_pins >= self.cfg.compact_delta_keys {
-                self.compact_locked(w, &mut state).await?;
+                Box::pin(self.compact_locked(w, &mut state, &NoReporter)).await?;
             }
         }
         Ok(ApplyOutcome::Applied { events: n, seq })
@@ -1130,21 +1180,23 @@ impl MergeIter {
     /// The next base row's key and fragment (skipping rows up to `after`).
     async fn peek_base(&mut self) -> Result<Option<Key>> {
         loop {
-            if let Some(b) = &self.batch {
-                if self.row < b.num_rows() {
-                    let cols = PinColumns::new(b, &self.base_path)?;
-                    let key = cols.key(self.row);
-                    if self.after.as_deref().is_some_and(|a| key <= a) {
-                        self.row += 1;
-                        continue;
-                    }
-                    return Ok(Some(Key::from(key)));
+            if let Some(b) = &self.batch
+                && self.row < b.num_rows()
+            {
+                // The schema was checked when the batch was read.
+                let key = PinColumns::unchecked(b, &self.base_path).key(self.row);
+                if self.after.as_deref().is_some_and(|a| key <= a) {
+                    self.row += 1;
+                    continue;
                 }
+                return Ok(Some(Key::from(key)));
             }
             let Some(stream) = &mut self.base else { return Ok(None) };
             match stream.next().await {
                 Some(b) => {
-                    self.batch = Some(b?);
+                    let b = b?;
+                    PinColumns::new(&b, &self.base_path)?;
+                    self.batch = Some(b);
                     self.row = 0;
                 }
                 None => {
@@ -1161,7 +1213,7 @@ impl MergeIter {
             path: self.base_path.clone(),
             reason: "merge lost its row".into(),
         })?;
-        let f = PinColumns::new(b, &self.base_path)?.fragment(self.row)?;
+        let f = PinColumns::unchecked(b, &self.base_path).fragment(self.row)?;
         self.row += 1;
         Ok(f)
     }
@@ -1187,7 +1239,7 @@ impl MergeIter {
 #[async_trait]
 impl PinStore for ParquetPinStore {
     async fn apply(&self, batch: EventBatch) -> pin_core::Result<ApplyOutcome> {
-        Ok(self.apply_inner(batch).await?)
+        Ok(Box::pin(self.apply_inner(batch)).await?)
     }
 
     async fn get(&self, cid: &Cid) -> pin_core::Result<Option<PinView>> {

@@ -6,13 +6,15 @@
 mod codec;
 mod engine;
 mod error;
+mod listing;
 mod lock;
 mod manifest;
 mod query;
 mod segment;
 mod wal;
 
-pub use crate::engine::{ParquetPinStore, StoreConfig, StoreStatus, VacuumReport};
+pub use crate::engine::{NoReporter, ParquetPinStore, Reporter, StoreConfig, StoreStatus, VacuumReport};
 pub use crate::error::{Error, Result};
-pub use crate::manifest::{Manifest, SegmentMeta};
+pub use crate::listing::{ExportTable, PinScan, PinSort, SortCursor, SortedPins, SortedQuery};
+pub use crate::manifest::{BaseTop, Manifest, SegmentMeta};
 pub use datafusion;

@@ -68,7 +68,28 @@ pub struct Manifest {
     pub batch_ids: Vec<String>,
     /// When compaction last ran.
     pub last_compaction: Option<Timestamp>,
+    /// The largest and hottest pins of `base`, computed by the compaction that wrote it (absent in
+    /// manifests written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_top: Option<BaseTop>,
 }
+
+/// The largest and the hottest live (not unpinned) pins of a base segment, best first, ties by key.
+///
+/// `metrics` answers its top lists from these plus the pins changed since the base, without scanning it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BaseTop {
+    /// Live pins in the base.
+    pub live: u64,
+    /// `(key as hex, size_bytes)` of the largest live pins.
+    pub largest: Vec<(String, u64)>,
+    /// `(key as hex, hotness rank)` of the hottest accessed live pins; the rank is `log2(hotness) +
+    /// hotness_at / half-life`, which orders pins as their hotness decayed to any common instant does.
+    pub hottest: Vec<(String, f64)>,
+}
+
+/// How many pins of each list [`BaseTop`] keeps.
+pub(crate) const BASE_TOP_K: usize = 100;
 
 impl Manifest {
     /// Every object this version references.

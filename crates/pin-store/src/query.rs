@@ -76,6 +76,11 @@ impl ParquetPinStore {
     }
 
     async fn pins_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
+        public(self.pins_internal(ctx, snap).await?)
+    }
+
+    /// The pins of a snapshot with every column of a pins segment (public and internal), one row per pin.
+    pub(crate) async fn pins_internal(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
         let base = self
             .parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>())
             .await?;
@@ -92,6 +97,8 @@ impl ParquetPinStore {
                 Some(b) => b.lookup(&refs).await?,
                 None => Default::default(),
             };
+            // Batches of a scan's size rather than one of every changed pin, as operators expect.
+            let mut batches = Vec::new();
             let mut rows = PinRows::new();
             for k in &keys {
                 let mut f: Fragment = from_base.get(k).cloned().unwrap_or_default();
@@ -103,19 +110,26 @@ impl ParquetPinStore {
                 }
                 if f.pin.is_some() {
                     rows.push(k, &f);
+                    if rows.len() == 8192 {
+                        batches.push(std::mem::replace(&mut rows, PinRows::new()).finish()?);
+                    }
                 }
             }
-            Some(ctx.read_batch(rows.finish()?)?)
+            if rows.len() > 0 || batches.is_empty() {
+                batches.push(rows.finish()?);
+            }
+            Some(ctx.read_batches(batches)?)
         };
         let frame = match (base, merged) {
-            (None, None) => public(ctx.read_batch(PinRows::new().finish()?)?)?,
-            (Some(b), None) => public(b)?,
-            (None, Some(m)) => public(m)?,
+            (None, None) => ctx.read_batch(PinRows::new().finish()?)?,
+            (Some(b), None) => b,
+            (None, Some(m)) => m,
             (Some(b), Some(m)) => {
                 let schema = Arc::new(Schema::new(vec![Field::new("_changed", DataType::Binary, false)]));
                 let changed: ArrayRef = Arc::new(BinaryArray::from_iter_values(keys.iter().map(|k| &**k)));
                 let changed = ctx.read_batch(RecordBatch::try_new(schema, vec![changed])?)?;
-                public(b.join(changed, JoinType::LeftAnti, &["_key"], &["_changed"], None)?)?.union(public(m)?)?
+                b.join(changed, JoinType::LeftAnti, &["_key"], &["_changed"], None)?
+                    .union(m)?
             }
         };
         Ok(frame)
@@ -192,12 +206,12 @@ impl ParquetPinStore {
                 }
             }
         }
-        out.sort_by(|a, b| b.seq.cmp(&a.seq));
+        out.sort_by_key(|a| std::cmp::Reverse(a.seq));
         out.truncate(limit);
         Ok(out)
     }
 
-    async fn session_for_keys(&self) -> Result<SessionContext> {
+    pub(crate) async fn session_for_keys(&self) -> Result<SessionContext> {
         let mut config = SessionConfig::new().with_target_partitions(2);
         let opts = config.options_mut();
         opts.execution.parquet.schema_force_view_types = false;

@@ -182,7 +182,7 @@ impl SegmentWriter {
         if self.table == Table::Pins {
             let keys = batch.column(codec::key_column()).as_binary::<i32>();
             for i in 0..batch.num_rows() {
-                if (self.rows + i) % FENCE_ROWS == 0 {
+                if (self.rows + i).is_multiple_of(FENCE_ROWS) {
                     self.fences.push(hex(keys.value(i)));
                 }
             }
@@ -392,10 +392,10 @@ impl BaseSegment {
         for key in keys {
             let Some(block) = self.block_of(key) else { continue };
             let rg = self.row_group_of(block * FENCE_ROWS);
-            if let Some(bloom) = self.bloom(rg).await? {
-                if !bloom.check(*key) {
-                    continue;
-                }
+            if let Some(bloom) = self.bloom(rg).await?
+                && !bloom.check(*key)
+            {
+                continue;
             }
             blocks.push(block);
             wanted.insert(*key);

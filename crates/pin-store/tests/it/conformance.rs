@@ -49,7 +49,7 @@ impl Harness for Parquet {
         let mut round = self.round.lock().to_owned();
         round += 1;
         *self.round.lock() = round;
-        if self.compact_always || round % 2 == 0 {
+        if self.compact_always || round.is_multiple_of(2) {
             store.compact().await.expect("compact");
         } else {
             store.flush().await.expect("flush");

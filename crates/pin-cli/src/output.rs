@@ -1,0 +1,469 @@
+//! Output formats: `table` for people, `json`, `ndjson` and `csv` for programs.
+//!
+//! Listings stream: rows are written as they come, never collected first. Reports (metrics, track,
+//! status) are one serde struct each, printed as JSON directly and as `key,value` rows in CSV.
+
+use std::io::Write;
+
+use chrono::{DateTime, SecondsFormat};
+use clap::ValueEnum;
+use pin_core::{PinView, Timestamp};
+use serde::Serialize;
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned columns for people (the default when standard output is a terminal).
+    Table,
+    /// One JSON document (an array for listings).
+    Json,
+    /// One JSON object per line (the default when standard output is not a terminal).
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// Terminal styling, decided once from `--color` and whether the stream is a terminal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    pub(crate) color: bool,
+}
+
+impl Style {
+    pub(crate) fn bold(self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    pub(crate) fn red(self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[1;31m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds: `2026-11-25T11:30:00.123Z`.
+///
+/// Listings print several per row, so years 0 to 9999 are formatted by hand (civil-from-days); chrono
+/// handles the rest.
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    let mut buf = [0u8; 24];
+    match rfc3339_in(t, &mut buf) {
+        Some(s) => s.to_owned(),
+        None => DateTime::from_timestamp_millis(t.0)
+            .map_or_else(|| t.0.to_string(), |d| d.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    }
+}
+
+/// [`rfc3339`] into a buffer, for years 0 to 9999 (`None` otherwise).
+fn rfc3339_in(t: Timestamp, b: &mut [u8; 24]) -> Option<&str> {
+    let ms = t.0;
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    *b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, sod / 3600);
+    put(14, 2, sod % 3600 / 60);
+    put(17, 2, sod % 60);
+    put(20, 3, ms.rem_euclid(1000));
+    std::str::from_utf8(b).ok()
+}
+
+/// Shorter, for tables: `2026-11-25 11:30:00`.
+pub(crate) fn short_time(t: Timestamp) -> String {
+    DateTime::from_timestamp_millis(t.0).map_or_else(|| t.0.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// Bytes with a binary unit: `1.5 GiB`.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn ts_opt<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => ts(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn ts<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; 24];
+    match rfc3339_in(*t, &mut buf) {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&rfc3339(*t)),
+    }
+}
+
+/// One pin as listings print it (JSON field names are stable; see docs/cli.md).
+#[derive(Debug, Serialize)]
+pub(crate) struct PinRecord<'a> {
+    pub(crate) cid: &'a str,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) pin_type: &'static str,
+    pub(crate) status: &'static str,
+    pub(crate) status_reason: Option<&'a str>,
+    pub(crate) size_bytes: u64,
+    pub(crate) tier: &'static str,
+    pub(crate) tiers: &'a std::collections::BTreeSet<pin_core::Tier>,
+    pub(crate) replication: u32,
+    #[serde(serialize_with = "ts")]
+    pub(crate) created_at: Timestamp,
+    #[serde(serialize_with = "ts")]
+    pub(crate) updated_at: Timestamp,
+    pub(crate) mount: Option<&'a str>,
+    pub(crate) vfs_paths: &'a std::collections::BTreeSet<String>,
+    pub(crate) meta: &'a std::collections::BTreeMap<String, String>,
+    #[serde(serialize_with = "ts_opt")]
+    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) access_count: u64,
+    pub(crate) read_count: u64,
+    pub(crate) bytes_read: u64,
+    pub(crate) bytes_written: u64,
+    #[serde(serialize_with = "ts_opt")]
+    pub(crate) first_access: Option<Timestamp>,
+    #[serde(serialize_with = "ts_opt")]
+    pub(crate) last_access: Option<Timestamp>,
+    pub(crate) hotness: f64,
+    pub(crate) pattern: &'static str,
+}
+
+impl<'a> PinRecord<'a> {
+    /// The record of `v`, with hotness decayed to `now`.
+    pub(crate) fn of(v: &'a PinView, now: Timestamp) -> Self {
+        let p = &v.pin;
+        let s = &v.stats;
+        Self {
+            cid: p.cid.as_str(),
+            name: p.name.as_deref(),
+            pin_type: p.pin_type.as_str(),
+            status: p.status.as_str(),
+            status_reason: p.status_reason.as_deref(),
+            size_bytes: p.size_bytes,
+            tier: p.primary_tier.as_str(),
+            tiers: &p.tiers,
+            replication: p.replication,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            mount: p.mount.as_deref(),
+            vfs_paths: &p.vfs_paths,
+            meta: &p.meta,
+            expires_at: p.expires_at,
+            access_count: s.access_count,
+            read_count: s.read_count,
+            bytes_read: s.bytes_read,
+            bytes_written: s.bytes_written,
+            first_access: s.first_access,
+            last_access: s.last_access,
+            hotness: s.hotness_at(now),
+            pattern: s.pattern().as_str(),
+        }
+    }
+}
+
+/// CSV columns of a pin, in order.
+pub(crate) const PIN_CSV_HEADER: &[&str] = &[
+    "cid",
+    "name",
+    "pin_type",
+    "status",
+    "status_reason",
+    "size_bytes",
+    "tier",
+    "tiers",
+    "replication",
+    "created_at",
+    "updated_at",
+    "mount",
+    "vfs_paths",
+    "meta",
+    "expires_at",
+    "access_count",
+    "read_count",
+    "bytes_read",
+    "bytes_written",
+    "first_access",
+    "last_access",
+    "hotness",
+    "pattern",
+];
+
+enum Sink<W: Write> {
+    Plain(W),
+    Csv(Box<csv::Writer<W>>),
+}
+
+/// Writes pins one at a time in a given format.
+pub(crate) struct PinWriter<W: Write> {
+    sink: Sink<W>,
+    format: Format,
+    now: Timestamp,
+    rows: u64,
+}
+
+impl<W: Write> std::fmt::Debug for PinWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinWriter")
+            .field("format", &self.format)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+const TABLE_WIDTHS: [usize; 8] = [59, 32, 8, 8, 10, 19, 9, 9];
+
+impl<W: Write> PinWriter<W> {
+    /// Starts a listing: writes the table header, the opening bracket or the CSV header.
+    pub(crate) fn begin(mut out: W, format: Format, style: Style, now: Timestamp) -> anyhow::Result<Self> {
+        let sink = match format {
+            Format::Table => {
+                let names = [
+                    "CID", "NAME", "STATUS", "TIER", "SIZE", "CREATED", "ACCESSES", "HOTNESS",
+                ];
+                let line = table_line(&names.map(str::to_owned));
+                writeln!(out, "{}", style.bold(&line))?;
+                Sink::Plain(out)
+            }
+            Format::Json => {
+                write!(out, "[")?;
+                Sink::Plain(out)
+            }
+            Format::Ndjson => Sink::Plain(out),
+            Format::Csv => {
+                let mut w = csv::WriterBuilder::new().from_writer(out);
+                w.write_record(PIN_CSV_HEADER)?;
+                Sink::Csv(Box::new(w))
+            }
+        };
+        Ok(Self {
+            sink,
+            format,
+            now,
+            rows: 0,
+        })
+    }
+
+    pub(crate) fn write(&mut self, v: &PinView) -> anyhow::Result<()> {
+        let r = PinRecord::of(v, self.now);
+        let first = self.rows == 0;
+        match &mut self.sink {
+            Sink::Csv(w) => w.write_record(pin_csv_row(&r)?)?,
+            Sink::Plain(out) => match self.format {
+                Format::Table => {
+                    let cells = [
+                        r.cid.to_owned(),
+                        r.name.unwrap_or("-").to_owned(),
+                        r.status.to_owned(),
+                        r.tier.to_owned(),
+                        human_bytes(r.size_bytes),
+                        short_time(r.created_at),
+                        r.access_count.to_string(),
+                        format!("{:.3}", r.hotness),
+                    ];
+                    writeln!(out, "{}", table_line(&cells))?;
+                }
+                Format::Json => {
+                    out.write_all(if first { b"\n" } else { b",\n" })?;
+                    serde_json::to_writer(&mut *out, &r)?;
+                }
+                Format::Ndjson | Format::Csv => {
+                    serde_json::to_writer(&mut *out, &r)?;
+                    out.write_all(b"\n")?;
+                }
+            },
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Closes the document and flushes; returns the output.
+    pub(crate) fn finish(self) -> anyhow::Result<W> {
+        let mut out = match self.sink {
+            Sink::Csv(w) => w
+                .into_inner()
+                .map_err(|e| anyhow::anyhow!("writing CSV: {}", e.error()))?,
+            Sink::Plain(out) => out,
+        };
+        if self.format == Format::Json {
+            out.write_all(if self.rows == 0 { b"]\n" } else { b"\n]\n" })?;
+        }
+        out.flush()?;
+        Ok(out)
+    }
+}
+
+fn table_line(cells: &[String; 8]) -> String {
+    let mut line = String::with_capacity(170);
+    for (i, (c, w)) in cells.iter().zip(TABLE_WIDTHS).enumerate() {
+        let shown: String = if c.chars().count() > w {
+            let mut s: String = c.chars().take(w - 1).collect();
+            s.push('…');
+            s
+        } else {
+            c.clone()
+        };
+        if i > 0 {
+            line.push_str("  ");
+        }
+        // Numbers right-aligned.
+        if matches!(i, 4 | 6 | 7) {
+            line.push_str(&format!("{shown:>w$}"));
+        } else if i == cells.len() - 1 {
+            line.push_str(&shown);
+        } else {
+            line.push_str(&format!("{shown:<w$}"));
+        }
+    }
+    line.trim_end().to_owned()
+}
+
+fn pin_csv_row(r: &PinRecord<'_>) -> anyhow::Result<Vec<String>> {
+    let opt_ts = |t: Option<Timestamp>| t.map(rfc3339).unwrap_or_default();
+    Ok(vec![
+        r.cid.to_owned(),
+        r.name.unwrap_or_default().to_owned(),
+        r.pin_type.to_owned(),
+        r.status.to_owned(),
+        r.status_reason.unwrap_or_default().to_owned(),
+        r.size_bytes.to_string(),
+        r.tier.to_owned(),
+        serde_json::to_string(r.tiers)?,
+        r.replication.to_string(),
+        rfc3339(r.created_at),
+        rfc3339(r.updated_at),
+        r.mount.unwrap_or_default().to_owned(),
+        serde_json::to_string(r.vfs_paths)?,
+        serde_json::to_string(r.meta)?,
+        opt_ts(r.expires_at),
+        r.access_count.to_string(),
+        r.read_count.to_string(),
+        r.bytes_read.to_string(),
+        r.bytes_written.to_string(),
+        opt_ts(r.first_access),
+        opt_ts(r.last_access),
+        r.hotness.to_string(),
+        r.pattern.to_owned(),
+    ])
+}
+
+/// Prints a report (an object) as JSON, NDJSON or `key,value` CSV; `table` is up to the caller.
+pub(crate) fn write_report<T: Serialize>(out: &mut impl Write, format: Format, report: &T) -> anyhow::Result<()> {
+    match format {
+        Format::Json | Format::Table => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        Format::Ndjson => {
+            serde_json::to_writer(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            let mut rows = Vec::new();
+            flatten("", &serde_json::to_value(report)?, &mut rows);
+            let mut w = csv::Writer::from_writer(&mut *out);
+            w.write_record(["key", "value"])?;
+            for (k, v) in rows {
+                w.write_record([k, v])?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `a.b.0.c`-style keys for every scalar in a JSON value.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                flatten(&key(k), v, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten(&key(&i.to_string()), v, out);
+            }
+        }
+        serde_json::Value::Null => out.push((prefix.to_owned(), String::new())),
+        serde_json::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_and_times_read_well() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(rfc3339(Timestamp(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
+        let chrono = |ms: i64| {
+            DateTime::from_timestamp_millis(ms)
+                .map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .unwrap_or_default()
+        };
+        // From 0000-01-01 through 9999-12-31, in uneven steps that land on every field.
+        let mut ms: i64 = -62_167_219_200_000;
+        while ms < 253_402_300_800_000 {
+            assert_eq!(rfc3339(Timestamp(ms)), chrono(ms), "{ms}");
+            ms += 7_777_777_777 + 1_234;
+        }
+        assert_eq!(rfc3339(Timestamp(-1)), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339(Timestamp(-62_167_219_200_001)), chrono(-62_167_219_200_001));
+    }
+
+    #[test]
+    fn reports_flatten_to_key_value_rows() {
+        let mut rows = Vec::new();
+        flatten(
+            "",
+            &serde_json::json!({"a": {"b": 1, "c": [true, null]}, "d": "x"}),
+            &mut rows,
+        );
+        let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a.b", "a.c.0", "a.c.1", "d"]);
+    }
+}

@@ -1,0 +1,286 @@
+//! Listings over one snapshot: the key-ordered scan, sorted listings with keyset cursors, and exports.
+
+use std::sync::Mutex;
+
+use pin_core::conformance::T0;
+use pin_core::{PinFilter, PinStatus, PinStore, PinView, Tier};
+use pin_store::{ExportTable, PinSort, Reporter, SortCursor, SortedQuery};
+use tempfile::TempDir;
+
+use crate::common::{access, batch, open, upsert};
+
+/// 60 pins with sizes that repeat (so ties are broken by key), half compacted into the base, a third
+/// changed since, and accesses on some.
+async fn store(dir: &std::path::Path) -> pin_store::ParquetPinStore {
+    let store = open(dir).await;
+    let tiers = [Tier::Ssd, Tier::Hdd, Tier::Ipfs];
+    store
+        .apply(batch(
+            (0..40)
+                .map(|i| upsert(i, tiers[(i % 3) as usize], (i % 7) * 100))
+                .collect(),
+        ))
+        .await
+        .unwrap();
+    store.compact().await.unwrap();
+    store
+        .apply(batch(
+            (20..60)
+                .map(|i| upsert(i, tiers[(i % 3) as usize], (i % 7) * 100))
+                .collect(),
+        ))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let mut events: Vec<_> = (0..30)
+        .map(|i| access(i % 10, T0.plus_millis(i as i64 * 1000)))
+        .collect();
+    events.push(pin_core::Event {
+        ts: T0,
+        kind: pin_core::EventKind::Unpin {
+            cid: pin_core::conformance::test_cid(5),
+        },
+    });
+    store.apply(batch(events)).await.unwrap();
+    store
+}
+
+async fn drain_scan(store: &pin_store::ParquetPinStore, filter: PinFilter) -> Vec<PinView> {
+    let mut scan = store.scan(filter, None).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(v) = scan.next().await.unwrap() {
+        out.push(v);
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_scan_agrees_with_list_in_key_order() {
+    let dir = TempDir::new().unwrap();
+    let store = Box::pin(store(dir.path())).await;
+    let all = drain_scan(&store, PinFilter::default()).await;
+    assert_eq!(all.len(), 60);
+    let page = store
+        .list(&pin_core::PinQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.pins, all);
+    let hdd = drain_scan(
+        &store,
+        PinFilter {
+            tier: Some(Tier::Hdd),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(hdd.len(), 20);
+    assert!(hdd.iter().all(|v| v.pin.primary_tier == Tier::Hdd));
+}
+
+async fn sorted_pages(
+    store: &pin_store::ParquetPinStore,
+    sort: PinSort,
+    descending: bool,
+    page: usize,
+) -> Vec<PinView> {
+    let mut out: Vec<PinView> = Vec::new();
+    let mut after: Option<SortCursor> = None;
+    loop {
+        let q = SortedQuery {
+            filter: PinFilter::default(),
+            live_only: false,
+            sort,
+            descending,
+            after: after.clone(),
+            limit: Some(page),
+        };
+        let mut rows = store.sorted(&q).await.unwrap();
+        let mut n = 0;
+        while let Some(v) = rows.next().await.unwrap() {
+            n += 1;
+            out.push(v);
+        }
+        if n < page {
+            return out;
+        }
+        // The cursor survives its text form.
+        let c = SortCursor::after(out.last().unwrap(), sort, descending).to_string();
+        after = Some(SortCursor::parse(&c, sort, descending).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn sorted_pages_cover_every_pin_once_in_order() {
+    let dir = TempDir::new().unwrap();
+    let store = Box::pin(store(dir.path())).await;
+    for (sort, desc) in [
+        (PinSort::Size, true),
+        (PinSort::Size, false),
+        (PinSort::Name, false),
+        (PinSort::Hotness, true),
+        (PinSort::Accesses, true),
+        (PinSort::LastAccess, true),
+        (PinSort::Key, false),
+        (PinSort::Key, true),
+    ] {
+        let got = sorted_pages(&store, sort, desc, 7).await;
+        assert_eq!(got.len(), 60, "{sort} {desc}");
+        let mut keys: Vec<&[u8]> = got.iter().map(|v| v.pin.cid.key()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 60, "{sort} {desc}: a pin twice");
+        if sort == PinSort::Size {
+            let sizes: Vec<u64> = got.iter().map(|v| v.pin.size_bytes).collect();
+            assert!(
+                sizes.windows(2).all(|w| if desc { w[0] >= w[1] } else { w[0] <= w[1] }),
+                "{sizes:?}"
+            );
+        }
+        if sort == PinSort::Hotness {
+            let at = T0.plus_millis(86_400_000);
+            let h: Vec<f64> = got.iter().map(|v| v.stats.hotness_at(at)).collect();
+            assert!(h.windows(2).all(|w| w[0] >= w[1] - 1e-9), "{h:?}");
+            assert!(got[..10].iter().all(|v| v.stats.access_count > 0));
+        }
+    }
+    // Top-k of live pins leaves the unpinned one out.
+    let q = SortedQuery {
+        filter: PinFilter::default(),
+        live_only: true,
+        sort: PinSort::Accesses,
+        descending: true,
+        after: None,
+        limit: Some(10),
+    };
+    let mut rows = store.sorted(&q).await.unwrap();
+    let mut n = 0;
+    while let Some(v) = rows.next().await.unwrap() {
+        assert_ne!(v.pin.status, PinStatus::Unpinned);
+        n += 1;
+    }
+    assert_eq!(n, 10);
+    assert!(SortCursor::parse("size-:zz:1", PinSort::Size, true).is_err());
+    assert!(SortCursor::parse("name:00:s00", PinSort::Size, true).is_err());
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, Option<u64>, u64)>>);
+
+impl Reporter for Recorder {
+    fn start(&self, phase: &str, total: Option<u64>) {
+        self.0.lock().unwrap().push((phase.to_owned(), total, 0));
+    }
+    fn advance(&self, n: u64) {
+        if let Some(last) = self.0.lock().unwrap().last_mut() {
+            last.2 += n;
+        }
+    }
+    fn finish(&self) {}
+}
+
+#[tokio::test]
+async fn export_writes_the_snapshot_and_compaction_reports_progress() {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use pin_store::datafusion;
+    let dir = TempDir::new().unwrap();
+    let store = Box::pin(store(dir.path())).await;
+    let path = dir.path().join("pins.parquet");
+    assert_eq!(store.export_parquet(ExportTable::Pins, &path).await.unwrap(), 60);
+    let rows: usize = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 60);
+    let access = dir.path().join("access.parquet");
+    assert_eq!(
+        store.export_parquet(ExportTable::AccessEvents, &access).await.unwrap(),
+        30
+    );
+
+    let r = Recorder::default();
+    store.compact_with(&r).await.unwrap();
+    let phases = r.0.lock().unwrap().clone();
+    assert_eq!(phases[0].0, "flushing");
+    assert_eq!(phases[1].0, "merging");
+    assert_eq!(phases[1].2, 60, "{phases:?}");
+    assert!(phases[1].1.unwrap() >= 60);
+}
+
+/// `top_pins` the slow way: DataFusion top-k over the whole table.
+async fn top_by_sql(store: &pin_store::ParquetPinStore, sort: PinSort, k: usize) -> Vec<String> {
+    let q = SortedQuery {
+        filter: PinFilter::default(),
+        live_only: true,
+        sort,
+        descending: true,
+        after: None,
+        limit: Some(k),
+    };
+    let mut rows = store.sorted(&q).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(v) = rows.next().await.unwrap() {
+        if sort == PinSort::Hotness && v.stats.access_count == 0 {
+            break;
+        }
+        out.push(v.pin.cid.to_string());
+    }
+    out
+}
+
+async fn check_top(store: &pin_store::ParquetPinStore, what: &str) {
+    assert!(
+        store.top_pins_recorded(12).await.unwrap().is_some(),
+        "{what}: not from the manifest"
+    );
+    for k in [1, 3, 12] {
+        let (largest, hottest) = store.top_pins(k).await.unwrap();
+        let l: Vec<String> = largest.iter().map(|v| v.pin.cid.to_string()).collect();
+        let h: Vec<String> = hottest.iter().map(|v| v.pin.cid.to_string()).collect();
+        assert_eq!(l, top_by_sql(store, PinSort::Size, k).await, "largest, k={k}, {what}");
+        assert_eq!(
+            h,
+            top_by_sql(store, PinSort::Hotness, k).await,
+            "hottest, k={k}, {what}"
+        );
+        assert!(
+            largest
+                .iter()
+                .chain(&hottest)
+                .all(|v| v.pin.status != PinStatus::Unpinned)
+        );
+    }
+}
+
+#[tokio::test]
+async fn top_pins_from_the_manifest_agree_with_a_full_scan() {
+    let dir = TempDir::new().unwrap();
+    let store = Box::pin(store(dir.path())).await;
+    check_top(&store, "changes on a compacted base").await;
+    store.compact().await.unwrap();
+    check_top(&store, "right after compaction").await;
+    // Change the best of the base: shrink the largest, unpin one, access a cold pin a lot.
+    let largest = store.top_pins(1).await.unwrap().0[0].pin.cid.clone();
+    let mut shrunk = pin_core::conformance::test_pin(0, Tier::Ssd, 1);
+    shrunk.cid = largest;
+    let mut events = vec![pin_core::Event {
+        ts: T0,
+        kind: pin_core::EventKind::Upsert(Box::new(shrunk)),
+    }];
+    events.push(pin_core::Event {
+        ts: T0,
+        kind: pin_core::EventKind::Unpin {
+            cid: pin_core::conformance::test_cid(3),
+        },
+    });
+    events.extend((0..25).map(|i| access(55, T0.plus_millis(100_000 + i))));
+    events.push(upsert(70, Tier::Memory, 10_000));
+    store.apply(batch(events)).await.unwrap();
+    check_top(&store, "with changes in memory").await;
+    store.flush().await.unwrap();
+    check_top(&store, "with changes in the delta").await;
+}
