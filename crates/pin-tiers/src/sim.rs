@@ -1,0 +1,474 @@
+//! The simulator: replays a trace through a policy guarding a fast tier in front of a slow one.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::list::KeyedSet;
+use crate::policy::{Policy, PolicyParams, policy_by_name};
+use crate::tiers::{MS_PER_MONTH, TierSpec};
+use crate::trace::{Request, Trace};
+
+/// Two tiers: a fast one of `fast_capacity` bytes that caches objects living in the slow one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The fast tier (its costs and latency; its capacity is `fast_capacity`).
+    pub fast: TierSpec,
+    /// Bytes of the fast tier the policy may fill.
+    pub fast_capacity: u64,
+    /// The slow tier, holding every object.
+    pub slow: TierSpec,
+}
+
+/// What one tier did during a replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierUsage {
+    /// The tier's name.
+    pub tier: String,
+    /// Requests it served.
+    pub requests: u64,
+    /// Bytes it served.
+    pub bytes_served: u64,
+    /// Storage cost over the trace's duration: the fast tier's capacity, or the slow tier's working set.
+    pub storage_cost: f64,
+    /// Retrieval cost of the bytes it served.
+    pub retrieval_cost: f64,
+    /// Sum of its typical latency over the requests it served, milliseconds.
+    pub latency_ms: f64,
+}
+
+/// The outcome of replaying a trace through one policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimReport {
+    /// The policy's name (`belady` for the bound).
+    pub policy: String,
+    /// Bytes of the fast tier.
+    pub capacity_bytes: u64,
+    /// Requests replayed.
+    pub requests: u64,
+    /// Requests the fast tier served.
+    pub hits: u64,
+    /// Bytes requested.
+    pub bytes: u64,
+    /// Bytes the fast tier served.
+    pub hit_bytes: u64,
+    /// Per tier, fast first.
+    pub tiers: Vec<TierUsage>,
+}
+
+impl SimReport {
+    /// Hits per request.
+    pub fn hit_ratio(&self) -> f64 {
+        ratio(self.hits, self.requests)
+    }
+    /// Bytes served by the fast tier per byte requested.
+    pub fn byte_hit_ratio(&self) -> f64 {
+        ratio(self.hit_bytes, self.bytes)
+    }
+    /// Storage plus retrieval cost of every tier.
+    pub fn total_cost(&self) -> f64 {
+        self.tiers.iter().map(|t| t.storage_cost + t.retrieval_cost).sum()
+    }
+    /// Mean latency per request, milliseconds.
+    pub fn mean_latency_ms(&self) -> f64 {
+        let total: f64 = self.tiers.iter().map(|t| t.latency_ms).sum();
+        if self.requests == 0 {
+            0.0
+        } else {
+            total / self.requests as f64
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Replays `trace` through `policy` (which guards the fast tier of `layout`).
+pub fn simulate(trace: &Trace, layout: &Layout, policy: &mut dyn Policy) -> SimReport {
+    let mut hits = 0u64;
+    let mut hit_bytes = 0u64;
+    let mut bytes = 0u64;
+    for r in &trace.requests {
+        bytes = bytes.saturating_add(r.bytes);
+        if policy.access(r) {
+            hits += 1;
+            hit_bytes = hit_bytes.saturating_add(r.bytes);
+        }
+    }
+    let requests = trace.requests.len() as u64;
+    let months = trace.duration_ms() as f64 / MS_PER_MONTH;
+    let usage = |spec: &TierSpec, requests: u64, served: u64, stored: u64| TierUsage {
+        tier: spec.tier.as_str().to_owned(),
+        requests,
+        bytes_served: served,
+        storage_cost: spec.storage_cost_per_month(stored) * months,
+        retrieval_cost: spec.retrieval_cost(served),
+        latency_ms: spec.latency_ms * requests as f64,
+    };
+    SimReport {
+        policy: policy.name().to_owned(),
+        capacity_bytes: policy.capacity(),
+        requests,
+        hits,
+        bytes,
+        hit_bytes,
+        tiers: vec![
+            usage(&layout.fast, hits, hit_bytes, layout.fast_capacity),
+            usage(
+                &layout.slow,
+                requests - hits,
+                bytes - hit_bytes,
+                trace.working_set_bytes(),
+            ),
+        ],
+    }
+}
+
+/// Belady's offline policy for a cache of `capacity` bytes over a known trace.
+///
+/// On a miss the object is admitted only if it will be requested again; to make room, cached objects are
+/// evicted furthest next request first, and if the missed object's own next request is further away than
+/// that of a cached object that would have to go, it is not admitted (and nothing is evicted). On a hit
+/// only the object's next request changes, and an object never requested again is dropped. With equal
+/// sizes this is Belady's MIN with bypass, the optimal request hit ratio (a test checks it against an
+/// exhaustive search). With variable sizes it is the common "furthest next use" generalisation, which is
+/// *not* optimal (the exact problem is NP-hard) and can be beaten: quote [`hit_bound`] as the bound there.
+#[derive(Debug, Clone)]
+pub struct Belady {
+    capacity: u64,
+    next: Vec<usize>,
+    pos: usize,
+    objects: usize,
+    /// Cached objects by the index of their next request.
+    set: KeyedSet<usize>,
+}
+
+/// "Never requested again".
+const NEVER: usize = usize::MAX;
+
+/// For each request, the index of the next request of the same object ([`NEVER`] for its last).
+fn next_requests(trace: &Trace) -> Vec<usize> {
+    let mut next = vec![NEVER; trace.requests.len()];
+    let mut last_seen = vec![NEVER; trace.objects()];
+    for (i, r) in trace.requests.iter().enumerate().rev() {
+        next[i] = last_seen[r.id as usize];
+        last_seen[r.id as usize] = i;
+    }
+    next
+}
+
+impl Belady {
+    /// Prepares the policy for `trace`; it must then see exactly the trace's requests, in order.
+    pub fn new(trace: &Trace, capacity: u64) -> Self {
+        Self {
+            capacity,
+            next: next_requests(trace),
+            pos: 0,
+            objects: trace.objects(),
+            set: KeyedSet::new(),
+        }
+    }
+}
+
+impl Policy for Belady {
+    fn name(&self) -> &str {
+        "belady"
+    }
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    fn used(&self) -> u64 {
+        self.set.used()
+    }
+    fn contains(&self, id: u32) -> bool {
+        self.set.contains(id)
+    }
+    fn access(&mut self, req: &Request) -> bool {
+        let next = self.next.get(self.pos).copied().unwrap_or(NEVER);
+        self.pos += 1;
+        if req.id as usize >= self.objects {
+            return false; // not an object of the trace the policy was prepared for
+        }
+        if self.set.contains(req.id) {
+            if next == NEVER {
+                // Never needed again: free the room at once (what MIN would evict first).
+                self.set.remove(req.id);
+            } else {
+                self.set.rekey(req.id, next);
+            }
+            return true;
+        }
+        if next == NEVER || req.size > self.capacity {
+            return false;
+        }
+        // Bypass unless everything that would go is needed later than the newcomer (keys are distinct
+        // request indices, so there are no ties).
+        let need = (self.set.used() + req.size).saturating_sub(self.capacity);
+        if need > 0 && !self.set.can_free(need, true, |n| n > next) {
+            return false;
+        }
+        self.set.insert(req.id, next, req.size);
+        self.set.evict_until(self.capacity, true);
+        false
+    }
+}
+
+/// Parameters a simulation derives from the trace: the fast tier's capacity and the sketch size.
+pub fn params_for(trace: &Trace, capacity_bytes: u64, half_life_ms: f64) -> PolicyParams {
+    let mean = trace.mean_object_size().max(1.0);
+    PolicyParams {
+        capacity_bytes,
+        expected_objects: ((capacity_bytes as f64 / mean).ceil() as usize).max(16),
+        half_life_ms,
+    }
+}
+
+/// A half-life for hotness suited to a trace: the time the trace takes to make as many requests as it has
+/// objects (at least 1 ms).
+pub fn default_half_life_ms(trace: &Trace) -> f64 {
+    let n = trace.requests.len().max(1) as f64;
+    let per_request = trace.duration_ms() as f64 / n;
+    (per_request * trace.objects() as f64).max(1.0)
+}
+
+/// Replays `trace` through Belady's policy, LRU and every named policy, Belady first, then LRU, then the
+/// others in the order given (duplicates skipped). Besides [`POLICY_NAMES`](crate::POLICY_NAMES), the names
+/// `belady` (always included) and `static-oracle` ([`StaticOracle`]) are accepted.
+///
+/// # Errors
+///
+/// [`Error::UnknownPolicy`] for a name that is not known; [`Error::Invalid`] for an empty trace.
+pub fn compare(trace: &Trace, layout: &Layout, policies: &[&str], half_life_ms: f64) -> Result<Vec<SimReport>> {
+    if trace.requests.is_empty() {
+        return Err(Error::Invalid {
+            what: "trace",
+            reason: "it has no requests".into(),
+        });
+    }
+    let params = params_for(trace, layout.fast_capacity, half_life_ms);
+    let mut out = Vec::with_capacity(policies.len() + 2);
+    let mut belady = Belady::new(trace, layout.fast_capacity);
+    out.push(simulate(trace, layout, &mut belady));
+    let mut names = vec!["lru".to_owned()];
+    for p in policies {
+        let lower = p.trim().to_ascii_lowercase();
+        if !names.contains(&lower) {
+            names.push(lower);
+        }
+    }
+    for name in names {
+        match name.as_str() {
+            "belady" => {}
+            "static-oracle" => out.push(simulate(
+                trace,
+                layout,
+                &mut StaticOracle::new(trace, layout.fast_capacity),
+            )),
+            _ => {
+                let mut policy = policy_by_name(&name, &params)?;
+                out.push(simulate(trace, layout, policy.as_mut()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The best a policy can do that knows each object's request count but not the order: it holds the objects
+/// with the most requests per byte (filled greedily up to the capacity), admitting each on its first
+/// request and never evicting. On traces whose requests are independent draws from a fixed popularity
+/// (Zipf), this is the ceiling of any online policy, so the distance from it to Belady's is a gap no online
+/// policy can close.
+#[derive(Debug, Clone)]
+pub struct StaticOracle {
+    capacity: u64,
+    used: u64,
+    chosen: Vec<bool>,
+    cached: Vec<bool>,
+}
+
+impl StaticOracle {
+    /// Picks the objects of `trace` to hold in `capacity` bytes.
+    pub fn new(trace: &Trace, capacity: u64) -> Self {
+        let n = trace.objects();
+        let mut count = vec![0u64; n];
+        for r in &trace.requests {
+            count[r.id as usize] += 1;
+        }
+        let mut ids: Vec<usize> = (0..n).filter(|&i| count[i] > 0).collect();
+        ids.sort_unstable_by(|&a, &b| {
+            let da = count[a] as f64 / trace.sizes[a] as f64;
+            let db = count[b] as f64 / trace.sizes[b] as f64;
+            db.total_cmp(&da).then(a.cmp(&b))
+        });
+        let mut chosen = vec![false; n];
+        let mut room = capacity;
+        for i in ids {
+            if trace.sizes[i] <= room {
+                room -= trace.sizes[i];
+                chosen[i] = true;
+            }
+        }
+        Self {
+            capacity,
+            used: 0,
+            chosen,
+            cached: vec![false; n],
+        }
+    }
+}
+
+impl Policy for StaticOracle {
+    fn name(&self) -> &str {
+        "static-oracle"
+    }
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    fn used(&self) -> u64 {
+        self.used
+    }
+    fn contains(&self, id: u32) -> bool {
+        self.cached.get(id as usize).copied().unwrap_or(false)
+    }
+    fn access(&mut self, req: &Request) -> bool {
+        let i = req.id as usize;
+        if self.cached.get(i).copied().unwrap_or(false) {
+            return true;
+        }
+        if self.chosen.get(i).copied().unwrap_or(false) {
+            self.cached[i] = true;
+            self.used += req.size;
+        }
+        false
+    }
+}
+
+/// An upper bound on the hits and hit bytes of *any* policy, sizes equal or not: see [`hit_bound`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HitBound {
+    /// Bytes of the fast tier.
+    pub capacity_bytes: u64,
+    /// Requests in the trace.
+    pub requests: u64,
+    /// No policy has more hits than this (fractional: the optimum of a relaxation).
+    pub hits: f64,
+    /// Bytes requested.
+    pub bytes: u64,
+    /// No policy serves more bytes from the fast tier than this.
+    pub hit_bytes: f64,
+}
+
+impl HitBound {
+    /// The bound on the request hit ratio.
+    pub fn hit_ratio(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.hits / self.requests as f64
+        }
+    }
+    /// The bound on the byte hit ratio.
+    pub fn byte_hit_ratio(&self) -> f64 {
+        if self.bytes == 0 {
+            0.0
+        } else {
+            self.hit_bytes / self.bytes as f64
+        }
+    }
+}
+
+/// An upper bound on the hit ratio and byte hit ratio that any policy (online or offline, sizes equal or
+/// not) reaches on `trace` with a fast tier of `capacity` bytes: the bound to quote where [`Belady`] is none
+/// (variable sizes).
+///
+/// A hit at request `j` needs the object held from its previous request `i` on (objects enter a cache only
+/// when requested): `size × (j − i)` of space-time. The tier offers `capacity × requests` in all, so the
+/// bound takes the intervals cheapest per hit (per hit byte for the byte bound) until that budget is spent,
+/// the last one fractionally. This is PFOO-U of Berger, Beckmann and Harchol-Balter ("Practical Bounds on
+/// Optimal Caching with Variable Object Sizes", SIGMETRICS 2018): it relaxes "at most `capacity` at every
+/// instant" to "on average", so it holds for every policy but is looser than Belady's hit count where
+/// sizes are equal. One sort per bound, `O(n log n)`.
+pub fn hit_bound(trace: &Trace, capacity: u64) -> HitBound {
+    let next = next_requests(trace);
+    let n = trace.requests.len();
+    // (space-time, bytes the hit serves) of every interval between two requests of an object that fits.
+    let mut intervals: Vec<(f64, f64)> = trace
+        .requests
+        .iter()
+        .zip(&next)
+        .enumerate()
+        .filter(|&(_, (r, &j))| j != NEVER && r.size <= capacity)
+        .map(|(i, (r, &j))| (r.size as f64 * (j - i) as f64, trace.requests[j].bytes.max(1) as f64))
+        .collect();
+    let budget = capacity as f64 * n as f64;
+    // Fractional knapsack, best value per unit of space-time first: the greedy answer is the optimum of the
+    // relaxation, hence at least the optimum of the real problem.
+    let fill = |intervals: &[(f64, f64)], value: &dyn Fn(&(f64, f64)) -> f64| {
+        let (mut left, mut total) = (budget, 0.0);
+        for iv in intervals {
+            if iv.0 <= left {
+                left -= iv.0;
+                total += value(iv);
+            } else {
+                total += value(iv) * left / iv.0;
+                break;
+            }
+        }
+        total
+    };
+    intervals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let hits = fill(&intervals, &|_| 1.0);
+    intervals.sort_unstable_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+    let hit_bytes = fill(&intervals, &|iv| iv.1);
+    HitBound {
+        capacity_bytes: capacity,
+        requests: n as u64,
+        hits,
+        bytes: trace.requests.iter().map(|r| r.bytes).fold(0, u64::saturating_add),
+        hit_bytes,
+    }
+}
+
+/// A fast-tier size as the command line gives it: bytes (`"64 GiB"`, `1048576`) or a share of the trace's
+/// working set (`"10%"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Capacity {
+    /// A number of bytes.
+    Bytes(u64),
+    /// A percentage of the working set.
+    Percent(f64),
+}
+
+impl Capacity {
+    /// Parses `"10%"`, `"1.5 GiB"` or `"4096"`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] quoting the input.
+    pub fn parse(text: &str) -> Result<Self> {
+        let t = text.trim();
+        let bad = |reason: String| Error::Invalid {
+            what: "capacity",
+            reason: format!("{text:?}: {reason}"),
+        };
+        if let Some(p) = t.strip_suffix('%') {
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| bad("expected a percentage such as 10%".into()))?;
+            if !(v > 0.0 && v <= 100.0) {
+                return Err(bad("a percentage must be in (0, 100]".into()));
+            }
+            return Ok(Self::Percent(v));
+        }
+        crate::units::parse_size(t).map(Self::Bytes).map_err(bad)
+    }
+
+    /// The bytes for a trace whose working set is `working_set` bytes.
+    pub fn resolve(&self, working_set: u64) -> u64 {
+        match *self {
+            Self::Bytes(b) => b,
+            Self::Percent(p) => (working_set as f64 * p / 100.0).round() as u64,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The frequency sketch of TinyLFU: a count-min sketch of 4-bit counters behind a doorkeeper.
+
+/// Estimates how often each id was seen recently, in a few bytes per id.
+///
+/// Four rows of saturating counters (at most 15), indexed by independent hashes; the estimate is the
+/// smallest of the four. A doorkeeper bloom filter absorbs the first sighting of every id, so one-hit
+/// wonders never reach the counters. After `10 × width` increments every counter is halved and the
+/// doorkeeper cleared (TinyLFU's reset), so the sketch follows changes of popularity.
+#[derive(Debug, Clone)]
+pub struct FrequencySketch {
+    counters: Vec<u8>,
+    width_mask: usize,
+    doorkeeper: Vec<u64>,
+    door_mask: usize,
+    additions: usize,
+    sample: usize,
+}
+
+const ROWS: usize = 4;
+const SEEDS: [u64; ROWS] = [
+    0x9E37_79B9_7F4A_7C15,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0x85EB_CA77_C2B2_AE63,
+];
+
+fn mix(x: u64, seed: u64) -> u64 {
+    // splitmix64 finaliser.
+    let mut z = x.wrapping_add(seed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl FrequencySketch {
+    /// A sketch for about `items` distinct ids in the cache.
+    pub fn new(items: usize) -> Self {
+        let width = items.max(16).next_power_of_two();
+        let door_bits = (width * 8).next_power_of_two();
+        Self {
+            counters: vec![0; width * ROWS],
+            width_mask: width - 1,
+            doorkeeper: vec![0; door_bits / 64],
+            door_mask: door_bits - 1,
+            additions: 0,
+            sample: width * 10,
+        }
+    }
+
+    fn door_bits(&self, id: u32) -> [usize; 2] {
+        let h = mix(u64::from(id), 0x2545_F491_4F6C_DD1D);
+        [(h as usize) & self.door_mask, ((h >> 32) as usize) & self.door_mask]
+    }
+
+    fn slots(&self, id: u32) -> [usize; ROWS] {
+        let width = self.width_mask + 1;
+        std::array::from_fn(|r| r * width + (mix(u64::from(id), SEEDS[r]) as usize & self.width_mask))
+    }
+
+    /// Counts one sighting of `id`.
+    pub fn increment(&mut self, id: u32) {
+        let bits = self.door_bits(id);
+        let in_door = bits.iter().all(|&b| self.doorkeeper[b / 64] & (1 << (b % 64)) != 0);
+        if !in_door {
+            for b in bits {
+                self.doorkeeper[b / 64] |= 1 << (b % 64);
+            }
+        } else {
+            for s in self.slots(id) {
+                if self.counters[s] < 15 {
+                    self.counters[s] += 1;
+                }
+            }
+        }
+        self.additions += 1;
+        if self.additions >= self.sample {
+            self.reset();
+        }
+    }
+
+    /// The estimated recent frequency of `id` (doorkeeper included).
+    pub fn estimate(&self, id: u32) -> u32 {
+        let min = self.slots(id).iter().map(|&s| self.counters[s]).min().unwrap_or(0);
+        let bits = self.door_bits(id);
+        let door = bits.iter().all(|&b| self.doorkeeper[b / 64] & (1 << (b % 64)) != 0);
+        u32::from(min) + u32::from(door)
+    }
+
+    /// Halves every counter and clears the doorkeeper.
+    fn reset(&mut self) {
+        for c in &mut self.counters {
+            *c >>= 1;
+        }
+        self.doorkeeper.fill(0);
+        self.additions /= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frequent_ids_estimate_higher_and_age() {
+        let mut s = FrequencySketch::new(64);
+        for _ in 0..10 {
+            s.increment(7);
+        }
+        s.increment(8);
+        assert!(s.estimate(7) >= 10);
+        assert_eq!(s.estimate(8), 1);
+        assert_eq!(s.estimate(9), 0);
+        for i in 0..10_000 {
+            s.increment(1000 + i);
+        }
+        assert!(s.estimate(7) < 10, "old popularity fades");
+    }
+}
