@@ -51,6 +51,13 @@ fn run_all(trace: &Trace, layout: &Layout) -> Vec<SimReport> {
     out
 }
 
+/// The header of a markdown table: `first` columns, then one per policy of [`POLICY_NAMES`].
+fn table_header(out: &mut impl Write, first: &[&str]) -> io::Result<()> {
+    let columns: Vec<&str> = first.iter().chain(POLICY_NAMES).copied().collect();
+    writeln!(out, "| {} |", columns.join(" | "))?;
+    writeln!(out, "|{}", " --- |".repeat(columns.len()))
+}
+
 struct Case {
     name: String,
     trace: Trace,
@@ -98,16 +105,7 @@ fn main() -> io::Result<()> {
         "Request hit ratio of each policy as a fraction of Belady's; objects of equal size, so Belady is the exact optimum.\n\
          {OBJECTS} objects, {REQUESTS} requests per trace (the scan adds its own); fast tier = 1% or 10% of the Zipf working set.\n"
     )?;
-    write!(out, "| trace | fast tier | Belady hit ratio | static oracle |")?;
-    for name in POLICY_NAMES {
-        write!(out, " {name} |")?;
-    }
-    writeln!(out)?;
-    write!(out, "| --- | --- | --- | --- |")?;
-    for _ in POLICY_NAMES {
-        write!(out, " --- |")?;
-    }
-    writeln!(out)?;
+    table_header(&mut out, &["trace", "fast tier", "Belady hit ratio", "static oracle"])?;
     let mut default_at = Vec::new();
     for case in &cases {
         for pct in [1u64, 10] {
@@ -179,16 +177,7 @@ fn main() -> io::Result<()> {
          which no policy can exceed; belady is the furthest-next-use rule, a reference rather than a bound\n\
          (the exact optimum with sizes is NP-hard). Absolute ratios, request / byte.\n"
     )?;
-    write!(out, "| fast tier | upper bound | belady | static oracle |")?;
-    for name in POLICY_NAMES {
-        write!(out, " {name} |")?;
-    }
-    writeln!(out)?;
-    write!(out, "| --- | --- | --- | --- |")?;
-    for _ in POLICY_NAMES {
-        write!(out, " --- |")?;
-    }
-    writeln!(out)?;
+    table_header(&mut out, &["fast tier", "upper bound", "belady", "static oracle"])?;
     for pct in [1u64, 10] {
         let cap = var.working_set_bytes() * pct / 100;
         let reports = run_all(&var, &layout(&table, cap));

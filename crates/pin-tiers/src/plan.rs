@@ -145,7 +145,7 @@ pub struct TierSummary {
     pub capacity_bytes: u64,
     /// Its high watermark in bytes.
     pub high_bytes: u64,
-    /// Bytes before and after.
+    /// Bytes before the plan.
     pub bytes_before: u64,
     /// Bytes after the planned moves.
     pub bytes_after: u64,
@@ -164,7 +164,8 @@ pub struct TierSummary {
 pub struct Plan {
     /// When it was made.
     pub at: Timestamp,
-    /// Moves to carry out, in order.
+    /// Moves to carry out, in this order: each demotion comes before the move it makes room for, so
+    /// `pindex plan --apply` (see [`tier_events`]) never takes a tier above its high watermark midway.
     pub moves: Vec<Move>,
     /// Per tier, fastest first.
     pub tiers: Vec<TierSummary>,
@@ -306,7 +307,10 @@ fn monthly_cost(spec: &TierSpec, size: u64, hits_per_month: f64) -> f64 {
     spec.storage_cost_per_month(size) + spec.retrieval_cost(size) * hits_per_month
 }
 
-/// Plans the moves for `inputs` on `table` at `now`.
+/// Plans the moves for `inputs` on `table` at `now` (see the [module documentation](self) for how).
+///
+/// Pure and deterministic: the same inputs give the same plan, and nothing is read or written. A pin whose
+/// tier is not in `table` is never locked and moves to one that is ([`MoveReason::UnknownTier`]).
 pub fn plan(inputs: &[PlanInput], table: &TierTable, now: Timestamp) -> Plan {
     let cfg = &table.planner;
     let k = table.tiers.len();

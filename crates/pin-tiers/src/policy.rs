@@ -274,8 +274,8 @@ const PROTECTED: u8 = 2;
 /// recent first, then protected's). Frequencies come from a count-min sketch of 4-bit counters behind a
 /// doorkeeper bloom filter, halved every `10 × width` requests so old popularity fades.
 ///
-/// Each of the sketch's 4 rows is 8 counters wide per object the cache holds, so the reset comes every
-/// `10 × width` = about 80 × (objects held) requests. Caffeine (and the TinyLFU paper's `W = 10 × C`)
+/// Each of the sketch's 4 rows is 8 counters wide per object the cache holds, so the halving comes about
+/// every 80 × (objects held) requests. Caffeine (and the TinyLFU paper's `W = 10 × C`)
 /// reset every 10 × (objects held): a small cache then forgets every few thousand requests and its
 /// estimates are noisy; with a width of 1 per object held, this implementation reached 2 to 6 points less
 /// of Belady's hit ratio at 1% of the working set on the evidence traces (docs/tiering.md). The price of
@@ -437,7 +437,7 @@ impl Arc {
 
     fn trim_ghosts(&mut self) {
         while self.lists.bytes(T1) + self.lists.bytes(B1) > self.capacity && self.lists.pop_back(B1).is_some() {}
-        while self.lists.total_bytes() > 2 * self.capacity && self.lists.pop_back(B2).is_some() {}
+        while self.lists.total_bytes() > self.capacity.saturating_mul(2) && self.lists.pop_back(B2).is_some() {}
     }
 }
 
@@ -487,7 +487,9 @@ impl Policy for Arc {
                         break;
                     }
                 }
-                while self.lists.total_bytes() + size > 2 * self.capacity && self.lists.pop_back(B2).is_some() {}
+                while self.lists.total_bytes() + size > self.capacity.saturating_mul(2)
+                    && self.lists.pop_back(B2).is_some()
+                {}
                 self.replace(false, size);
                 self.lists.push_front(T1, id, size);
             }

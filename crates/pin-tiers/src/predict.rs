@@ -203,12 +203,19 @@ pub struct PredictionQuality {
 ///
 /// # Errors
 ///
-/// [`Error::Invalid`] when the horizon is not positive or no pin is accessed before the split.
+/// [`Error::Invalid`] when the horizon is not positive, `alpha` is not in (0, 1] or no pin is accessed
+/// before the split.
 pub fn evaluate(accesses: &[(u64, i64)], split_ms: i64, horizon_ms: i64, alpha: f64) -> Result<PredictionQuality> {
     if horizon_ms <= 0 {
         return Err(Error::Invalid {
             what: "horizon",
             reason: format!("{horizon_ms} ms is not positive"),
+        });
+    }
+    if !(alpha > 0.0 && alpha <= 1.0) {
+        return Err(Error::Invalid {
+            what: "alpha",
+            reason: format!("{alpha} is not in (0, 1]"),
         });
     }
     let mut before: HashMap<u64, Vec<i64>> = HashMap::new();

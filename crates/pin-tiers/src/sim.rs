@@ -213,12 +213,15 @@ impl Policy for Belady {
     }
 }
 
-/// Parameters a simulation derives from the trace: the fast tier's capacity and the sketch size.
+/// Parameters a simulation derives from the trace: the fast tier's capacity and the sketch size (the
+/// objects that fit at the trace's mean size, at most the trace's objects: a fast tier larger than the
+/// working set, even `u64::MAX` bytes, needs no larger sketch).
 pub fn params_for(trace: &Trace, capacity_bytes: u64, half_life_ms: f64) -> PolicyParams {
     let mean = trace.mean_object_size().max(1.0);
+    let fit = (capacity_bytes as f64 / mean).ceil().min(trace.objects() as f64);
     PolicyParams {
         capacity_bytes,
-        expected_objects: ((capacity_bytes as f64 / mean).ceil() as usize).max(16),
+        expected_objects: (fit as usize).max(16),
         half_life_ms,
     }
 }
@@ -273,11 +276,13 @@ pub fn compare(trace: &Trace, layout: &Layout, policies: &[&str], half_life_ms: 
     Ok(out)
 }
 
-/// The best a policy can do that knows each object's request count but not the order: it holds the objects
-/// with the most requests per byte (filled greedily up to the capacity), admitting each on its first
-/// request and never evicting. On traces whose requests are independent draws from a fixed popularity
-/// (Zipf), this is the ceiling of any online policy, so the distance from it to Belady's is a gap no online
-/// policy can close.
+/// A static placement that knows each object's request count but not the order: it holds the objects with
+/// the most requests per byte (filled greedily up to the capacity), admitting each on its first request
+/// and never evicting. With equal sizes the greedy choice is the best static one, and on traces whose
+/// requests are independent draws from a fixed popularity (the Zipf traces) no online policy beats it in
+/// expectation, so the distance from it to Belady's is a gap no online policy can close. It is no ceiling
+/// where popularity changes (a phase change), and with variable sizes the greedy fill is only close to the
+/// best static choice (a knapsack).
 #[derive(Debug, Clone)]
 pub struct StaticOracle {
     capacity: u64,

@@ -33,9 +33,10 @@ fn mix(x: u64, seed: u64) -> u64 {
 }
 
 impl FrequencySketch {
-    /// A sketch for about `items` distinct ids in the cache.
+    /// A sketch whose rows are `items` counters wide (rounded up to a power of two, at least 16 and at most
+    /// 2^26, so 256 MiB of counters at the most whatever the caller asks).
     pub fn new(items: usize) -> Self {
-        let width = items.max(16).next_power_of_two();
+        let width = items.clamp(16, 1 << 26).next_power_of_two();
         let door_bits = (width * 8).next_power_of_two();
         Self {
             counters: vec![0; width * ROWS],

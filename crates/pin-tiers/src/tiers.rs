@@ -192,10 +192,7 @@ impl TierTable {
     ///
     /// [`Error::Io`] when the file cannot be read, else as [`from_toml`](Self::from_toml).
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::error::read_text(path)?;
         Self::from_toml(&text)
     }
 

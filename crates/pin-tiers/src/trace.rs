@@ -179,10 +179,7 @@ impl Trace {
     ///
     /// [`Error::Io`] when the file cannot be read, else as [`parse`](Self::parse).
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::error::read_text(path)?;
         Self::parse(&text)
     }
 
@@ -244,8 +241,8 @@ impl Trace {
         Ok(b.finish())
     }
 
-    /// Parses `time, object id, size` CSV: extra columns are ignored and a first line whose time or size
-    /// is not a number is a header. `time` is a number of units of `unit_ms` milliseconds (1000 for seconds)
+    /// Parses `time, object id, size` CSV: extra columns are ignored, blank lines and `#` comments skipped,
+    /// and a first line whose time or size is not a number is a header. `time` is a number of units of `unit_ms` milliseconds (1000 for seconds)
     /// or an RFC 3339 timestamp.
     ///
     /// # Errors
@@ -254,12 +251,15 @@ impl Trace {
     /// size does not parse.
     pub fn from_csv(text: &str, unit_ms: f64) -> Result<Self> {
         let mut b = TraceBuilder::new();
+        let mut first = true;
         for (i, line) in text.lines().enumerate() {
             let line_no = i + 1;
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            // Only the first line with content may be a header (after blank or comment lines).
+            let may_be_header = std::mem::replace(&mut first, false);
             let bad = |reason: String| Error::Trace { line: line_no, reason };
             let mut cols = line.split(',').map(str::trim);
             let (Some(t), Some(id), Some(size)) = (cols.next(), cols.next(), cols.next()) else {
@@ -271,7 +271,7 @@ impl Trace {
                 .or_else(|_| parse_time(t));
             match (time, size.parse::<u64>()) {
                 (Ok(time), Ok(size)) => b.push(time, id, size),
-                _ if i == 0 => {} // a header
+                _ if may_be_header => {}
                 (Err(e), _) => return Err(bad(format!("time {t:?}: {e}"))),
                 (_, Err(e)) => return Err(bad(format!("size {size:?}: {e}"))),
             }

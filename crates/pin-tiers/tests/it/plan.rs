@@ -56,7 +56,16 @@ latency = "2h"
 }
 
 fn random_pins(rng: &mut StdRng, n: usize) -> Vec<PlanInput> {
-    let tiers = [Tier::Memory, Tier::Ssd, Tier::Ipfs, Tier::Filecoin];
+    // Hdd is not in the table: those pins must move to a tier that is.
+    let tiers = [
+        Tier::Memory,
+        Tier::Ssd,
+        Tier::Ipfs,
+        Tier::Filecoin,
+        Tier::Memory,
+        Tier::Ssd,
+        Tier::Hdd,
+    ];
     (0..n)
         .map(|i| PlanInput {
             id: i as u64,
@@ -124,8 +133,10 @@ fn plans_keep_tiers_under_high_watermarks_and_within_the_budget() {
         }
         for m in &p.moves {
             let input = &inputs[m.id as usize];
-            // Locked pins never move.
-            if let Some(t0) = input.last_moved {
+            // Locked pins never move (a pin in a tier the table lacks is never locked: it must leave).
+            if m.reason == MoveReason::UnknownTier {
+                assert_eq!(m.from, Tier::Hdd, "case {case}");
+            } else if let Some(t0) = input.last_moved {
                 let since = NOW.0 - t0.0;
                 let residency = t.get(m.from).unwrap().min_residency_ms;
                 assert!(
@@ -410,7 +421,8 @@ fn plans_are_deterministic_and_never_promote_a_pin_without_expected_hits() {
         assert_eq!(p, plan(&inputs, &t, NOW), "case {case}");
         for m in &p.moves {
             let input = &inputs[m.id as usize];
-            if input.expected_hits <= 0.0 && m.reason != MoveReason::BelowMinSize {
+            // (A pin that must leave its tier, too small or unknown, goes wherever there is room.)
+            if input.expected_hits <= 0.0 && !matches!(m.reason, MoveReason::BelowMinSize | MoveReason::UnknownTier) {
                 assert!(m.to >= m.from, "case {case}: cold pin promoted: {m:?}");
             }
             assert_eq!(m.size_bytes, input.size_bytes);

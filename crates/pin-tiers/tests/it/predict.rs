@@ -48,6 +48,8 @@ fn evaluation_refuses_what_it_cannot_score() {
     assert!(matches!(e, Error::Invalid { what: "split", .. }));
     let e = evaluate(&[(1, 10)], 50, 0, DEFAULT_ALPHA).unwrap_err();
     assert!(e.to_string().contains("horizon"));
+    let e = evaluate(&[(1, 10)], 50, 10, 0.0).unwrap_err();
+    assert!(e.to_string().contains("alpha") && e.to_string().contains('0'), "{e}");
 }
 
 #[test]

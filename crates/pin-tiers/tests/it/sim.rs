@@ -1,8 +1,8 @@
 use pin_core::Tier;
 use pin_tiers::synth::{self, Sizes};
 use pin_tiers::{
-    Belady, Layout, POLICY_NAMES, Policy, PolicyParams, Request, StaticOracle, TierTable, Trace, compare, hit_bound,
-    policy_by_name, simulate,
+    Belady, HitBound, Layout, POLICY_NAMES, Policy, PolicyParams, Request, StaticOracle, TierTable, Trace, compare,
+    hit_bound, policy_by_name, simulate,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -66,6 +66,7 @@ fn simulator_lru_agrees_with_a_naive_lru_on_random_traces() {
             let a = lru.access(r);
             let b = naive.access(r.id, r.size);
             assert_eq!(a, b, "case {case}, request {i} ({r:?}), capacity {capacity}");
+            assert_eq!(lru.used(), naive.items.iter().map(|&(_, s)| s).sum::<u64>());
             assert!(lru.used() <= capacity);
         }
         for id in 0..objects {
@@ -87,7 +88,28 @@ fn params(capacity: u64) -> PolicyParams {
 }
 
 fn hits(trace: &Trace, p: &mut dyn Policy) -> u64 {
-    trace.requests.iter().map(|r| u64::from(p.access(r))).sum()
+    replay(trace, p).0
+}
+
+/// Hits and hit bytes of one replay.
+fn replay(trace: &Trace, p: &mut dyn Policy) -> (u64, u64) {
+    let (mut hits, mut bytes) = (0, 0);
+    for r in trace.requests.iter().filter(|r| p.access(r)) {
+        hits += 1;
+        bytes += r.bytes;
+    }
+    (hits, bytes)
+}
+
+/// Every named policy, then Belady and the static oracle for `trace` (the offline ones).
+fn every_policy(trace: &Trace, capacity: u64) -> Vec<Box<dyn Policy>> {
+    let mut all: Vec<Box<dyn Policy>> = POLICY_NAMES
+        .iter()
+        .map(|n| policy_by_name(n, &params(capacity)).unwrap())
+        .collect();
+    all.push(Box::new(Belady::new(trace, capacity)));
+    all.push(Box::new(StaticOracle::new(trace, capacity)));
+    all
 }
 
 #[test]
@@ -108,12 +130,7 @@ fn belady_beats_every_policy_on_every_trace_of_equal_sizes() {
         };
         let capacity = rng.random_range(1..40);
         let best = hits(&trace, &mut Belady::new(&trace, capacity));
-        let mut others: Vec<Box<dyn Policy>> = POLICY_NAMES
-            .iter()
-            .map(|n| policy_by_name(n, &params(capacity)).unwrap())
-            .collect();
-        others.push(Box::new(StaticOracle::new(&trace, capacity)));
-        for p in &mut others {
+        for p in &mut every_policy(&trace, capacity) {
             let h = hits(&trace, p.as_mut());
             assert!(best >= h, "case {case}: belady {best} < {} {h}", p.name());
         }
@@ -126,12 +143,7 @@ fn every_policy_stays_within_capacity_with_variable_sizes() {
     for case in 0..50 {
         let trace = random_trace(&mut rng, 100, 2000, 300);
         let capacity = rng.random_range(1..3000);
-        let mut all: Vec<Box<dyn Policy>> = POLICY_NAMES
-            .iter()
-            .map(|n| policy_by_name(n, &params(capacity)).unwrap())
-            .collect();
-        all.push(Box::new(Belady::new(&trace, capacity)));
-        for p in &mut all {
+        for p in &mut every_policy(&trace, capacity) {
             for r in &trace.requests {
                 p.access(r);
                 assert!(
@@ -279,8 +291,18 @@ fn exhaustive_optimum(trace: &Trace, capacity: u64) -> (u64, u64) {
     (max(&best[0]), max(&best[1]))
 }
 
-fn hit_bytes(trace: &Trace, p: &mut dyn Policy) -> u64 {
-    trace.requests.iter().filter(|r| p.access(r)).map(|r| r.bytes).sum()
+/// `(hits, hit bytes)` within the bound.
+fn assert_within(bound: &HitBound, (hits, bytes): (u64, u64), what: &str) {
+    assert!(
+        bound.hits + 1e-9 >= hits as f64,
+        "{what}: {hits} hits above the bound {}",
+        bound.hits
+    );
+    assert!(
+        bound.hit_bytes + 1e-9 >= bytes as f64,
+        "{what}: {bytes} hit bytes above the bound {}",
+        bound.hit_bytes
+    );
 }
 
 #[test]
@@ -313,16 +335,7 @@ fn belady_is_the_exact_optimum_for_equal_sizes_and_the_bound_holds_for_any_sizes
             assert!(belady <= opt_hits, "case {case}");
         }
         let bound = hit_bound(&trace, capacity);
-        assert!(
-            bound.hits + 1e-9 >= opt_hits as f64,
-            "case {case}: bound {} < optimum {opt_hits}",
-            bound.hits
-        );
-        assert!(
-            bound.hit_bytes + 1e-9 >= opt_bytes as f64,
-            "case {case}: byte bound {} < {opt_bytes}",
-            bound.hit_bytes
-        );
+        assert_within(&bound, (opt_hits, opt_bytes), &format!("case {case}: the optimum"));
         assert!(bound.hits <= trace.requests.len() as f64);
     }
 }
@@ -338,36 +351,37 @@ fn the_hit_bound_is_above_every_policy_on_larger_traces() {
         };
         let capacity = trace.working_set_bytes() * rng.random_range(1..30) / 100;
         let bound = hit_bound(&trace, capacity);
-        let mut all: Vec<Box<dyn Policy>> = POLICY_NAMES
-            .iter()
-            .map(|n| policy_by_name(n, &params(capacity)).unwrap())
-            .collect();
-        all.push(Box::new(Belady::new(&trace, capacity)));
-        all.push(Box::new(StaticOracle::new(&trace, capacity)));
-        for p in &mut all {
-            let name = p.name().to_owned();
-            let mut again = policy_twin(&name, &trace, capacity);
-            let h = hits(&trace, p.as_mut());
-            let b = hit_bytes(&trace, again.as_mut());
-            assert!(
-                bound.hits + 1e-9 >= h as f64,
-                "case {case}: {name} {h} hits > bound {}",
-                bound.hits
-            );
-            assert!(
-                bound.hit_bytes + 1e-9 >= b as f64,
-                "case {case}: {name} {b} bytes > bound {}",
-                bound.hit_bytes
-            );
+        for p in &mut every_policy(&trace, capacity) {
+            let done = replay(&trace, p.as_mut());
+            assert_within(&bound, done, &format!("case {case}: {}", p.name()));
         }
     }
 }
 
-/// A fresh policy of the same name (the offline ones need the trace).
-fn policy_twin(name: &str, trace: &Trace, capacity: u64) -> Box<dyn Policy> {
-    match name {
-        "belady" => Box::new(Belady::new(trace, capacity)),
-        "static-oracle" => Box::new(StaticOracle::new(trace, capacity)),
-        _ => policy_by_name(name, &params(capacity)).unwrap(),
+#[test]
+fn an_unlimited_fast_tier_misses_only_first_requests() {
+    // `--capacity unlimited` is u64::MAX bytes: no policy may overflow or size a sketch by it.
+    let trace = synth::zipf(300, 0.8, 5000, Sizes::LogUniform(1, 1 << 20), 4);
+    let distinct = trace
+        .requests
+        .iter()
+        .map(|r| r.id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    let table = TierTable::default();
+    let layout = Layout {
+        fast: table.get(Tier::Nvme).unwrap().clone(),
+        fast_capacity: pin_tiers::Capacity::parse("unlimited")
+            .unwrap()
+            .resolve(trace.working_set_bytes()),
+        slow: table.get(Tier::Ipfs).unwrap().clone(),
+    };
+    assert_eq!(layout.fast_capacity, u64::MAX);
+    let reports = compare(&trace, &layout, POLICY_NAMES, 1000.0).unwrap();
+    assert_eq!(reports.len(), POLICY_NAMES.len() + 1, "belady and every policy");
+    for r in &reports {
+        assert_eq!(r.hits, r.requests - distinct, "{}", r.policy);
     }
+    let bound = hit_bound(&trace, u64::MAX);
+    assert!((bound.hits - (trace.requests.len() as u64 - distinct) as f64).abs() < 1e-6);
 }

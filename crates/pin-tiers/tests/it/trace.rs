@@ -36,6 +36,13 @@ fn csv_with_header_and_extra_columns() {
     assert_eq!(t.working_set_bytes(), 170);
     let no_header = Trace::parse("1,a,100\n2,b,50\n").unwrap();
     assert_eq!(no_header.requests.len(), 2);
+    let commented = Trace::parse("# exported by a cache simulator\n\ntime,id,size\n1,a,100\n").unwrap();
+    assert_eq!(commented.requests.len(), 1, "a header after comments");
+    let e = Trace::parse("1,a,100\ntime,id,size\n").unwrap_err();
+    assert!(
+        matches!(e, Error::Trace { line: 2, .. }),
+        "only the first line may be a header: {e}"
+    );
 }
 
 #[test]
