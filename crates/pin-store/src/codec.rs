@@ -31,7 +31,8 @@ fn list_of_strings() -> DataType {
 }
 
 /// An in-memory row of an event table: the key, the CID as spelled, the row.
-pub(crate) type KeyedRow<T> = (Arc<[u8]>, Arc<str>, T);
+/// A row of `access_events` or `pin_history` as the memtable holds it: key, CID as recorded, the row.
+pub(crate) type KeyedRow<T> = (Arc<[u8]>, Cid, T);
 
 /// Columns of the public `pins` table, in order.
 pub(crate) const PUBLIC_PIN_COLUMNS: &[&str] = &[
@@ -181,7 +182,8 @@ pub(crate) fn key_column() -> usize {
 pub(crate) static ACCESS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     use DataType::{UInt64, Utf8};
     Arc::new(Schema::new(vec![
-        Field::new("cid", Utf8, false),
+        // Stored only when the key does not imply the spelling (see `_cid_form`); `access_events` spells it out.
+        Field::new("cid", Utf8, true),
         Field::new("ts", ts_type(), false),
         Field::new("seq", UInt64, false),
         Field::new("op", Utf8, false),
@@ -191,6 +193,7 @@ pub(crate) static ACCESS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("vfs_path", Utf8, true),
         Field::new("latency_us", UInt64, true),
         Field::new("_key", DataType::Binary, false),
+        Field::new("_cid_form", DataType::UInt8, false),
     ]))
 });
 
@@ -198,7 +201,8 @@ pub(crate) static ACCESS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 pub(crate) static HISTORY_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     use DataType::{UInt64, Utf8};
     Arc::new(Schema::new(vec![
-        Field::new("cid", Utf8, false),
+        // As in `access_events`: only a spelling the key does not imply is stored.
+        Field::new("cid", Utf8, true),
         Field::new("ts", ts_type(), false),
         Field::new("seq", UInt64, false),
         Field::new("event", Utf8, false),
@@ -206,6 +210,7 @@ pub(crate) static HISTORY_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("tier", Utf8, true),
         Field::new("reason", Utf8, true),
         Field::new("_key", DataType::Binary, false),
+        Field::new("_cid_form", DataType::UInt8, false),
     ]))
 });
 
@@ -645,8 +650,9 @@ pub(crate) fn access_batch(rows: &[KeyedRow<AccessRecord>]) -> Result<RecordBatc
     let mut path = StringBuilder::new();
     let mut latency = UInt64Builder::new();
     let mut key = BinaryBuilder::new();
-    for (k, display, r) in rows {
-        cid.append_value(display);
+    let mut form = UInt8Builder::new();
+    for (k, c, r) in rows {
+        append_cid(&mut cid, &mut form, c);
         ts.append_value(r.ts.0);
         seq.append_value(r.seq);
         op.append_value(r.op.as_str());
@@ -668,8 +674,16 @@ pub(crate) fn access_batch(rows: &[KeyedRow<AccessRecord>]) -> Result<RecordBatc
         Arc::new(path.finish()),
         Arc::new(latency.finish()),
         Arc::new(key.finish()),
+        Arc::new(form.finish()),
     ];
     Ok(RecordBatch::try_new(ACCESS_SCHEMA.clone(), columns)?)
+}
+
+/// Appends a CID as the pins table stores it: its form, and its spelling only when the key does not imply it.
+fn append_cid(cid: &mut StringBuilder, form: &mut UInt8Builder, c: &Cid) {
+    let f = c.form();
+    form.append_value(f.code());
+    cid.append_option((f == CidForm::Other).then(|| c.as_str()));
 }
 
 /// Builds `pin_history` rows.
@@ -682,8 +696,9 @@ pub(crate) fn history_batch(rows: &[KeyedRow<HistoryEntry>]) -> Result<RecordBat
     let mut tier = StringBuilder::new();
     let mut reason = StringBuilder::new();
     let mut key = BinaryBuilder::new();
-    for (k, display, h) in rows {
-        cid.append_value(display);
+    let mut form = UInt8Builder::new();
+    for (k, c, h) in rows {
+        append_cid(&mut cid, &mut form, c);
         ts.append_value(h.ts.0);
         seq.append_value(h.seq);
         event.append_value(&h.event);
@@ -701,6 +716,7 @@ pub(crate) fn history_batch(rows: &[KeyedRow<HistoryEntry>]) -> Result<RecordBat
         Arc::new(tier.finish()),
         Arc::new(reason.finish()),
         Arc::new(key.finish()),
+        Arc::new(form.finish()),
     ];
     Ok(RecordBatch::try_new(HISTORY_SCHEMA.clone(), columns)?)
 }

@@ -78,8 +78,8 @@ pub(crate) struct Snapshot {
     pub(crate) base: Option<Arc<BaseSegment>>,
     pub(crate) flushed: Arc<BTreeMap<Key, Fragment>>,
     pub(crate) mem: Arc<BTreeMap<Key, Fragment>>,
-    pub(crate) mem_access: Arc<Vec<(Key, Arc<str>, AccessRecord)>>,
-    pub(crate) mem_history: Arc<Vec<(Key, Arc<str>, HistoryEntry)>>,
+    pub(crate) mem_access: Arc<Vec<codec::KeyedRow<AccessRecord>>>,
+    pub(crate) mem_history: Arc<Vec<codec::KeyedRow<HistoryEntry>>>,
     pub(crate) metrics: MetricsState,
     pub(crate) batch_ids: HashSet<String>,
     pub(crate) seq: u64,
@@ -100,14 +100,10 @@ impl Snapshot {
             };
             mem.entry(key.clone()).or_default().apply(event, seq);
             if let Some(h) = HistoryEntry::from_event(event, seq) {
-                history.push((key.clone(), Arc::from(cid.as_str()), h));
+                history.push((key.clone(), cid.clone(), h));
             }
             if let EventKind::Access(a) = &event.kind {
-                access.push((
-                    key,
-                    Arc::from(cid.as_str()),
-                    AccessRecord::from_access(a, event.ts, seq),
-                ));
+                access.push((key, cid.clone(), AccessRecord::from_access(a, event.ts, seq)));
             }
         }
         self.metrics.apply(&rec.delta);
@@ -474,7 +470,7 @@ impl ParquetPinStore {
         )
         .await?;
         // Access events, partitioned by day of the event.
-        let mut by_day: BTreeMap<i64, Vec<(Key, Arc<str>, AccessRecord)>> = BTreeMap::new();
+        let mut by_day: BTreeMap<i64, Vec<codec::KeyedRow<AccessRecord>>> = BTreeMap::new();
         for row in snap.mem_access.iter() {
             by_day
                 .entry(row.2.ts.0.div_euclid(86_400_000))

@@ -31,6 +31,22 @@ fn public(df: DataFrame) -> Result<DataFrame> {
     Ok(df.select(exprs.collect::<Vec<_>>())?)
 }
 
+/// An `access_events` or `pin_history` frame with `cid` spelled out from `_key` and `_cid_form` where it was
+/// not stored, and without those two internal columns.
+fn spell_cid(df: DataFrame) -> Result<DataFrame> {
+    let udf = Arc::new(codec::cid_udf());
+    let cid = udf.call(vec![col("_key"), col("_cid_form"), col("cid")]).alias("cid");
+    let rest: Vec<_> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| n != "cid" && !n.starts_with('_'))
+        .map(col)
+        .collect();
+    Ok(df.select(std::iter::once(cid).chain(rest).collect::<Vec<_>>())?)
+}
+
 impl ParquetPinStore {
     /// A DataFusion session over one consistent snapshot of the store.
     pub async fn session(&self) -> Result<SessionContext> {
@@ -46,9 +62,9 @@ impl ParquetPinStore {
         ctx.register_object_store(&url, self.store.clone());
         ctx.register_table("pins", self.pins_frame(&ctx, &snap).await?.into_view())?;
         let access = self.access_frame(&ctx, &snap).await?;
-        ctx.register_table("access_events", access.drop_columns(&["_key"])?.into_view())?;
+        ctx.register_table("access_events", spell_cid(access)?.into_view())?;
         let history = self.history_frame(&ctx, &snap).await?;
-        ctx.register_table("pin_history", history.drop_columns(&["_key"])?.into_view())?;
+        ctx.register_table("pin_history", spell_cid(history)?.into_view())?;
         Ok(ctx)
     }
 

@@ -100,15 +100,30 @@ async fn every_cid_spelling_survives_flush_and_compaction() {
         "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
         "zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7",
     ];
+    // Each spelling is pinned and read, so `pins`, `pin_history` and `access_events` all hold it; the
+    // last one's key does not imply it, so it is the one spelling the segments store.
     let events = spellings
         .iter()
-        .map(|s| Event {
-            ts: T0,
-            kind: EventKind::Upsert(Box::new(pin_core::Pin::new(
-                pin_core::Cid::parse(s).unwrap(),
-                Tier::Ssd,
-                T0,
-            ))),
+        .flat_map(|s| {
+            let cid = pin_core::Cid::parse(s).unwrap();
+            [
+                Event {
+                    ts: T0,
+                    kind: EventKind::Upsert(Box::new(pin_core::Pin::new(cid.clone(), Tier::Ssd, T0))),
+                },
+                Event {
+                    ts: T0.plus_millis(1),
+                    kind: EventKind::Access(pin_core::Access {
+                        cid,
+                        op: pin_core::AccessOp::Read,
+                        offset: None,
+                        length: Some(1),
+                        tier: None,
+                        vfs_path: None,
+                        latency_us: None,
+                    }),
+                },
+            ]
         })
         .collect();
     store.apply(batch(events)).await.unwrap();
@@ -119,8 +134,12 @@ async fn every_cid_spelling_survives_flush_and_compaction() {
             _ => {}
         }
         let listed = table(&store, "SELECT cid FROM pins ORDER BY cid").await;
+        let history = table(&store, "SELECT cid FROM pin_history ORDER BY cid").await;
+        let accesses = table(&store, "SELECT cid FROM access_events ORDER BY cid").await;
         for s in spellings {
             assert!(listed.contains(s), "step {step}: {s} missing from\n{listed}");
+            assert!(history.contains(s), "step {step}: {s} missing from\n{history}");
+            assert!(accesses.contains(s), "step {step}: {s} missing from\n{accesses}");
             let got = store.get(&pin_core::Cid::parse(s).unwrap()).await.unwrap().unwrap();
             assert_eq!(got.pin.cid.as_str(), s, "step {step}");
         }
