@@ -47,7 +47,7 @@ pub fn pin(i: u64, rng: &mut SmallRng) -> Pin {
         97..99 => PinStatus::Failed,
         _ => PinStatus::Unpinned,
     };
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         p.meta.insert("team".into(), format!("team-{}", i % 17));
     }
     p
@@ -106,7 +106,7 @@ pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
             .collect();
         store.apply(EventBatch::new(events)).await?;
         i = end;
-        if i % 1_000_000 == 0 {
+        if i.is_multiple_of(1_000_000) {
             eprintln!(
                 "loaded {i} pins in {:.1}s, peak RSS {} MiB",
                 started.elapsed().as_secs_f64(),
