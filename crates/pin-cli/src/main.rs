@@ -1,4 +1,4 @@
-//! `pindex`: the operators' command line, thin glue over `pin-core` and `pin-store`.
+//! `pindex`: the operators' command line, thin glue over `pin-core`, `pin-store`, `pin-vfs` and `pin-tiers`.
 //!
 //! Arguments are parsed into clap structs ([`Cli`]), validated into [`Settings`], and each command calls
 //! the libraries. Exit codes: 0 success, 1 nothing found (`track` or `rm` of an unknown CID), 2 error.
@@ -8,6 +8,8 @@ mod commands;
 mod demo;
 mod ingest;
 mod output;
+mod tiers;
+mod vfs;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -135,6 +137,61 @@ enum Command {
         /// Output file (`-` for standard output, ndjson and csv only).
         path: String,
     },
+    /// Print the CID of each file as `ipfs add --only-hash -Q` would (`-` reads standard input).
+    Cid {
+        /// The files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// 0: dag-pb leaves, CIDv0 (Qm…), as `ipfs add`; 1: raw leaves, CIDv1 base32, as `ipfs add --cid-version 1`.
+        #[arg(long, value_parser = cid_version_arg, default_value = "0", value_name = "0|1")]
+        cid_version: pin_vfs::CidVersion,
+    },
+    /// Watch a directory as a VFS mount point: index its files, then record changes until Ctrl-C.
+    Watch {
+        /// The directory (watched recursively).
+        dir: PathBuf,
+        /// Mount point name: the files appear under /NAME (default: the directory's name).
+        #[arg(long, value_name = "NAME")]
+        mount: Option<String>,
+        /// CIDs as `ipfs add` (0) or `ipfs add --cid-version 1` (1) computes them.
+        #[arg(long, value_parser = cid_version_arg, default_value = "0", value_name = "0|1")]
+        cid_version: pin_vfs::CidVersion,
+    },
+    /// VFS mount points with their pins, paths, bytes and most used paths; `vfs replay` imports journals.
+    Vfs(VfsArgs),
+    /// Tier moves the planner recommends, with reasons and totals; --apply records them.
+    Plan {
+        /// Tier table (TOML, docs/tiers.md; default: the shipped table).
+        #[arg(long, value_name = "FILE")]
+        tiers: Option<PathBuf>,
+        /// Plan as of this instant (RFC 3339, YYYY-MM-DD or epoch ms; default now).
+        #[arg(long, value_parser = ts_arg, value_name = "TS")]
+        at: Option<pin_core::Timestamp>,
+        /// Record the planned tier changes in the store (history shows them).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Hottest and coldest pins, access patterns, pins never read, prediction quality, the plan's summary.
+    Analytics {
+        /// How many hottest and coldest pins to list.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        top: usize,
+        /// Tier table for the plan summary (default: the shipped table).
+        #[arg(long, value_name = "FILE")]
+        tiers: Option<PathBuf>,
+        /// As of this instant (RFC 3339, YYYY-MM-DD or epoch ms; default now).
+        #[arg(long, value_parser = ts_arg, value_name = "TS")]
+        at: Option<pin_core::Timestamp>,
+        /// Days of access history the predictor is scored on (0 skips the prediction section).
+        #[arg(long, default_value_t = 7, value_name = "DAYS")]
+        history_days: u32,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Replay an access trace through cache policies, next to Belady's optimum and LRU.
+    Simulate(SimulateArgs),
     /// Fill a fresh data directory with a realistic synthetic workload, then print its metrics.
     Demo {
         /// Pins to create.
@@ -147,6 +204,76 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct VfsArgs {
+    #[command(subcommand)]
+    action: Option<VfsCommand>,
+    /// Most used paths to list per mount point.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    top: usize,
+    #[command(flatten)]
+    format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum VfsCommand {
+    /// Replay VFS journals into the store, exactly once (checkpoints in <DIR>/vfs-checkpoints).
+    Replay {
+        /// Journal files (Pindex NDJSON, or ipfs_kit_py journal_*.json files or directories), in order.
+        #[arg(required = true, value_name = "JOURNAL")]
+        journals: Vec<PathBuf>,
+        /// Keep following the last journal as it grows, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// Journal format (auto: ipfs-kit for directories and journal_*.json arrays, else pindex).
+        #[arg(long, value_enum, default_value_t = JournalFormatArg::Auto)]
+        format: JournalFormatArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JournalFormatArg {
+    Pindex,
+    IpfsKit,
+    Auto,
+}
+
+impl From<JournalFormatArg> for pin_vfs::JournalFormat {
+    fn from(f: JournalFormatArg) -> Self {
+        match f {
+            JournalFormatArg::Pindex => Self::Pindex,
+            JournalFormatArg::IpfsKit => Self::IpfsKit,
+            JournalFormatArg::Auto => Self::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// The trace: Pindex NDJSON events, or CSV `time, object id, size` (time in seconds).
+    #[arg(long, value_name = "FILE")]
+    trace: PathBuf,
+    /// A policy to compare (repeat): lru, lfu, hotness, hotness-admit, arc, w-tinylfu, static-oracle. Belady
+    /// and LRU are always included. Default: w-tinylfu.
+    #[arg(long = "policy", value_name = "NAME")]
+    policies: Vec<String>,
+    /// Fast-tier size (repeat): bytes (64GiB) or a share of the trace's working set (10%). Default: 10%.
+    #[arg(long = "capacity", value_name = "BYTES|PERCENT")]
+    capacities: Vec<String>,
+    /// Tier table for costs and latencies (default: the shipped table).
+    #[arg(long, value_name = "FILE")]
+    tiers: Option<PathBuf>,
+    /// The fast tier the policy fills.
+    #[arg(long, value_parser = tier_arg, default_value = "nvme", value_name = "TIER")]
+    fast_tier: Tier,
+    /// The slow tier holding everything.
+    #[arg(long, value_parser = tier_arg, default_value = "ipfs", value_name = "TIER")]
+    slow_tier: Tier,
+    #[command(flatten)]
+    format: FormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +434,9 @@ fn sort_arg(s: &str) -> Result<PinSort, String> {
 }
 fn ts_arg(s: &str) -> Result<pin_core::Timestamp, String> {
     ingest::parse_ts(s)
+}
+fn cid_version_arg(s: &str) -> Result<pin_vfs::CidVersion, String> {
+    s.parse().map_err(|e: pin_vfs::Error| e.to_string())
 }
 fn kv_arg(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {

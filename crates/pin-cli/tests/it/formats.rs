@@ -56,7 +56,14 @@ fn every_format_of_every_listing_and_report_parses() {
     assert_eq!(ndjson(&ok(&pindex(d, &["pins"]))).len(), 40);
 
     // reports
-    for cmd in [vec!["metrics"], vec!["status"], vec!["track", some_cid.as_str()]] {
+    for cmd in [
+        vec!["metrics"],
+        vec!["status"],
+        vec!["track", some_cid.as_str()],
+        vec!["vfs"],
+        vec!["plan"],
+        vec!["analytics"],
+    ] {
         let with = |f: &str| {
             let mut a = cmd.clone();
             a.extend(["--format", f]);

@@ -10,3 +10,5 @@ mod ingest;
 mod listing;
 mod record;
 mod store;
+mod tiers;
+mod vfs;
