@@ -823,18 +823,11 @@ fn minmax<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Option<(T, T)> {
     })
 }
 
-/// `YYYY-MM-DD` of a day number since the epoch (civil-from-days, proleptic Gregorian).
+/// `YYYY-MM-DD` of a day number since the epoch (UTC, proleptic Gregorian), as Hive-style partition
+/// directories name days.
 pub(crate) fn day_string(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    chrono::DateTime::from_timestamp(days.saturating_mul(86_400), 0)
+        .map_or_else(|| format!("day{days}"), |d| d.format("%Y-%m-%d").to_string())
 }
 
 /// Writes the merge of two key-ordered fragment maps (`older`, then `newer`) as a pins segment.
@@ -1292,5 +1285,23 @@ impl ParquetPinStore {
             .then(|| pins.last().map(|v: &PinView| Cursor::after(&v.pin.cid)))
             .flatten();
         Ok(PinPage { pins, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_string;
+
+    #[test]
+    fn access_partitions_are_named_by_utc_day() {
+        assert_eq!(day_string(0), "1970-01-01");
+        assert_eq!(day_string(-1), "1969-12-31");
+        // 2026-01-01 is day 20,454; 2024-02-29 exists, day 19,782.
+        assert_eq!(day_string(20_454), "2026-01-01");
+        assert_eq!(day_string(19_782), "2024-02-29");
+        assert_eq!(
+            day_string(i64::MAX / 86_400_000),
+            format!("day{}", i64::MAX / 86_400_000)
+        );
     }
 }
