@@ -384,6 +384,19 @@ struct Chunk {
     bytes: u64,
 }
 
+impl Chunk {
+    /// An empty chunk, the `index`-th of its input; its hash is set once it is read whole.
+    fn new(index: u64) -> Self {
+        Self {
+            index,
+            hash: 0,
+            events: Vec::with_capacity(CHUNK_LINES),
+            bad: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
 /// Where the input comes from; strict mode reads it twice.
 #[derive(Debug, Clone)]
 enum Source {
@@ -445,13 +458,7 @@ fn produce(
             let mut line_no = 0u64;
             let mut buf = Vec::with_capacity(4096);
             loop {
-                let mut chunk = Chunk {
-                    index,
-                    hash: 0,
-                    events: Vec::with_capacity(CHUNK_LINES),
-                    bad: Vec::new(),
-                    bytes: 0,
-                };
+                let mut chunk = Chunk::new(index);
                 let mut hasher = ChunkHasher::new();
                 let mut lines = 0usize;
                 let mut eof = false;
@@ -502,13 +509,7 @@ fn produce(
             let mut rec = csv::StringRecord::new();
             let mut last_pos = csv.position().byte();
             loop {
-                let mut chunk = Chunk {
-                    index,
-                    hash: 0,
-                    events: Vec::with_capacity(CHUNK_LINES),
-                    bad: Vec::new(),
-                    bytes: 0,
-                };
+                let mut chunk = Chunk::new(index);
                 let mut hasher = ChunkHasher::new();
                 hasher.write(header_bytes.as_bytes());
                 let mut rows = 0usize;
