@@ -389,16 +389,11 @@ fn print_plan_summary(out: &mut impl Write, s: &Settings, t: &PlanTotals, tiers:
             r.hit_share_after * 100.0
         )?;
     }
-    let reasons: Vec<String> = t.by_reason.iter().map(|(k, v)| format!("{v} {k}")).collect();
     writeln!(
         out,
         "moves     {} ({}), {} of a budget of {}; {} deferred, {} pins locked by hysteresis or residency",
         t.moves,
-        if reasons.is_empty() {
-            "none".to_owned()
-        } else {
-            reasons.join(", ")
-        },
+        reason_counts(&t.by_reason),
         human_bytes(t.bytes_moved),
         human_bytes(t.budget_bytes),
         t.deferred_moves,
@@ -642,16 +637,11 @@ pub(crate) async fn analytics(
     }
     writeln!(out, "{}", b("current plan"))?;
     let t = &report.plan;
-    let reasons: Vec<String> = t.by_reason.iter().map(|(k, v)| format!("{v} {k}")).collect();
     writeln!(
         out,
         "  {} moves ({}), {}; {} deferred; ${:.2}/month -> ${:.2}/month",
         t.moves,
-        if reasons.is_empty() {
-            "none".to_owned()
-        } else {
-            reasons.join(", ")
-        },
+        reason_counts(&t.by_reason),
         human_bytes(t.bytes_moved),
         t.deferred_moves,
         t.cost_per_month_before,
@@ -659,6 +649,18 @@ pub(crate) async fn analytics(
     )?;
     writeln!(out, "as of {}", report.as_of)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Moves counted by reason, as `3 promote, 1 demote` (or `none`), for the plan summaries.
+fn reason_counts(by_reason: &BTreeMap<&'static str, u64>) -> String {
+    if by_reason.is_empty() {
+        return "none".to_owned();
+    }
+    by_reason
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Serialize)]
