@@ -10,8 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::{
-    Access, AccessOp, ApplyOutcome, Cid, Event, EventBatch, EventKind, ManualClock, NameMatch, Pin, PinFilter,
-    PinQuery, PinStatus, PinStore, Tier, Timestamp,
+    Access, AccessOp, ApplyOutcome, Cid, Cursor, Error, Event, EventBatch, EventKind, ListOrder, ManualClock,
+    NameMatch, Pin, PinFilter, PinQuery, PinStatus, PinStore, Tier, Timestamp,
 };
 
 /// Opens fresh stores for the suite.
@@ -387,8 +387,8 @@ pub async fn listing_filters_and_pages(h: &dyn Harness) -> CaseResult {
             store
                 .list(&PinQuery {
                     filter,
-                    after: None,
                     limit: 10_000,
+                    ..PinQuery::default()
                 })
                 .await
                 .map(|p| p.pins.len())
@@ -452,6 +452,80 @@ pub async fn listing_filters_and_pages(h: &dyn Harness) -> CaseResult {
     check!(count(name("the answer", NameMatch::IExact)).await? == 1, "iexact");
     check!(count(name("Answer", NameMatch::Partial)).await? == 1, "partial");
     check!(count(name("pin-0001", NameMatch::IPartial)).await? == 10, "ipartial");
+    Ok(())
+}
+
+/// Newest-first listing: `created_at` descending, ties by ascending key, across layers, with filters;
+/// a key cursor is refused.
+pub async fn newest_first_listing(h: &dyn Harness) -> CaseResult {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = h.open(clock).await;
+    // Three pins a millisecond, so ties are the rule.
+    let events: Vec<Event> = (0..60u64)
+        .map(|i| upsert(T0.plus_millis((i / 3) as i64), test_pin(i, Tier::Ssd, i)))
+        .collect();
+    apply(&*store, events[..25].to_vec()).await?;
+    h.maintain(&store).await;
+    apply(&*store, events[25..].to_vec()).await?;
+    let newest = |limit: usize, filter: PinFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list(&PinQuery {
+                    filter,
+                    limit,
+                    order: ListOrder::NewestFirst,
+                    ..PinQuery::default()
+                })
+                .await
+                .map_err(err)
+        }
+    };
+    let all = newest(1000, PinFilter::default()).await?;
+    check!(all.pins.len() == 60, "listed {} of 60", all.pins.len());
+    check!(all.next.is_none(), "a newest-first page hands out no cursor");
+    let mut expected: Vec<(Timestamp, Cid)> = all.pins.iter().map(|v| (v.pin.created_at, v.pin.cid.clone())).collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.key().cmp(b.1.key())));
+    check!(
+        all.pins.iter().map(|v| &v.pin.cid).eq(expected.iter().map(|e| &e.1)),
+        "not newest first with ties by key"
+    );
+    check!(
+        all.pins[0].pin.created_at == T0.plus_millis(19),
+        "newest is the last created"
+    );
+    let page = newest(4, PinFilter::default()).await?;
+    check!(
+        page.pins
+            .iter()
+            .map(|v| &v.pin.cid)
+            .eq(expected.iter().take(4).map(|e| &e.1)),
+        "a limited page is the head of the full order"
+    );
+    let before = newest(
+        1000,
+        PinFilter {
+            created_before: Some(T0.plus_millis(10)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    check!(
+        before.pins.len() == 30 && before.pins[0].pin.created_at == T0.plus_millis(9),
+        "created_before with newest first: {} pins",
+        before.pins.len()
+    );
+    let refused = store
+        .list(&PinQuery {
+            after: Some(Cursor::after(&test_cid(1))),
+            order: ListOrder::NewestFirst,
+            ..PinQuery::default()
+        })
+        .await;
+    check!(
+        matches!(refused, Err(Error::InvalidCursor { .. })),
+        "a key cursor with newest-first order: {refused:?}"
+    );
     Ok(())
 }
 
@@ -590,6 +664,15 @@ pub async fn restart_keeps_everything(h: &dyn Harness) -> CaseResult {
         .apply(EventBatch::with_id("once", vec![access(T0.plus_millis(7), &c, 20, 10)]))
         .await
         .map_err(err)?;
+    // A batch with an id and no events (a source that read nothing new) is remembered like any other.
+    let empty = store
+        .apply(EventBatch::with_id("empty", Vec::new()))
+        .await
+        .map_err(err)?;
+    check!(
+        matches!(empty, ApplyOutcome::Applied { events: 0, .. }),
+        "empty batch with an id: {empty:?}"
+    );
     let before = (store.get(&c).await.map_err(err)?, store.metrics().await.map_err(err)?);
     let Some(store) = h.reopen(store, clock).await else {
         return Ok(());
@@ -606,6 +689,14 @@ pub async fn restart_keeps_everything(h: &dyn Harness) -> CaseResult {
     check!(
         again == ApplyOutcome::Duplicate,
         "batch id forgotten across a restart: {again:?}"
+    );
+    let again = store
+        .apply(EventBatch::with_id("empty", Vec::new()))
+        .await
+        .map_err(err)?;
+    check!(
+        again == ApplyOutcome::Duplicate,
+        "id of an empty batch forgotten across a restart: {again:?}"
     );
     check!(store.history(&c, 10).await.map_err(err)?.len() == 2, "history lost");
     check!(store.accesses(&c, 10).await.map_err(err)?.len() == 3, "accesses lost");
@@ -661,6 +752,7 @@ pub fn cases() -> Vec<(&'static str, CaseFn)> {
         case!(changes_leave_history),
         case!(accesses_update_statistics),
         case!(listing_filters_and_pages),
+        case!(newest_first_listing),
         case!(changes_to_unknown_pins_make_no_pin),
         case!(metrics_equal_a_recount),
         case!(restart_keeps_everything),

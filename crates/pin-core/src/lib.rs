@@ -27,8 +27,8 @@ pub use crate::model::{
     PinType, Tier, Timestamp, decay, parse_size,
 };
 pub use crate::store::{
-    AccessRecord, Clock, Cursor, HistoryEntry, ManualClock, NameMatch, PinFilter, PinPage, PinQuery, PinStore,
-    SystemClock,
+    AccessRecord, Clock, Cursor, HistoryEntry, ListOrder, ManualClock, NameMatch, PinFilter, PinPage, PinQuery,
+    PinStore, SystemClock,
 };
 
 #[cfg(all(test, feature = "conformance"))]

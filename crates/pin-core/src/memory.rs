@@ -91,7 +91,19 @@ impl PinStore for MemoryPinStore {
 
     async fn list(&self, query: &PinQuery) -> Result<PinPage> {
         use std::ops::Bound;
+        query.validate()?;
         let inner = self.inner.lock();
+        if query.order == crate::store::ListOrder::NewestFirst {
+            let mut pins: Vec<PinView> = inner
+                .pins
+                .values()
+                .filter_map(|f| f.view().filter(|v| query.filter.matches(v)))
+                .collect();
+            // Stable sort over key order: ties on created_at stay by ascending key.
+            pins.sort_by_key(|v| std::cmp::Reverse(v.pin.created_at));
+            pins.truncate(query.limit);
+            return Ok(PinPage { pins, next: None });
+        }
         let start = query
             .after
             .as_ref()

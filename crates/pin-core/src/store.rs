@@ -32,7 +32,7 @@ pub trait PinStore: Send + Sync + fmt::Debug {
     /// The current state of one pin, or `None` if it was never pinned.
     async fn get(&self, cid: &Cid) -> Result<Option<PinView>>;
 
-    /// Pins matching a filter, in key order, one page at a time.
+    /// Pins matching a filter, one page at a time, in the query's [`ListOrder`].
     async fn list(&self, query: &PinQuery) -> Result<PinPage>;
 
     /// Totals, maintained at write time.
@@ -146,15 +146,29 @@ impl fmt::Debug for Cursor {
     }
 }
 
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListOrder {
+    /// Index key order (the CIDv1 binary form), paged with [`Cursor`]s.
+    #[default]
+    Key,
+    /// Newest `created_at` first, ties by ascending key. Pages are not cursors: the next page is asked for
+    /// with [`PinFilter::created_before`] (the Pinning Service API's way), so `after` must be `None`.
+    NewestFirst,
+}
+
 /// A listing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinQuery {
     /// Which pins.
     pub filter: PinFilter,
-    /// Start after this position.
+    /// Start after this position (key order only).
     pub after: Option<Cursor>,
     /// At most this many pins.
     pub limit: usize,
+    /// The order.
+    pub order: ListOrder,
 }
 
 impl Default for PinQuery {
@@ -163,7 +177,21 @@ impl Default for PinQuery {
             filter: PinFilter::default(),
             after: None,
             limit: 1000,
+            order: ListOrder::Key,
         }
+    }
+}
+
+impl PinQuery {
+    /// Rejects a query that mixes a key cursor with another order.
+    pub fn validate(&self) -> Result<()> {
+        if let (ListOrder::NewestFirst, Some(c)) = (self.order, &self.after) {
+            return Err(Error::InvalidCursor {
+                input: c.to_string(),
+                reason: "a cursor pages key order only; page newest-first listings with created_before".into(),
+            });
+        }
+        Ok(())
     }
 }
 

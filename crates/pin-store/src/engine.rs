@@ -18,7 +18,7 @@ use object_store::local::LocalFileSystem;
 use parking_lot::RwLock;
 use pin_core::metrics::RECENT_RETENTION_SECS;
 use pin_core::{
-    AccessRecord, ApplyOutcome, Cid, Clock, Cursor, EventBatch, EventKind, Fragment, HistoryEntry, Metrics,
+    AccessRecord, ApplyOutcome, Cid, Clock, Cursor, EventBatch, EventKind, Fragment, HistoryEntry, ListOrder, Metrics,
     MetricsDelta, MetricsState, PinPage, PinQuery, PinStore, PinSummary, PinView, RecentAccesses, SystemClock,
     Timestamp,
 };
@@ -727,7 +727,8 @@ impl ParquetPinStore {
         {
             return Ok(ApplyOutcome::Duplicate);
         }
-        if batch.events.is_empty() {
+        // An empty batch with an id still goes through the WAL, so its id is remembered.
+        if batch.events.is_empty() && batch.id.is_none() {
             return Ok(ApplyOutcome::Applied {
                 events: 0,
                 seq: state.next_seq - 1,
@@ -792,7 +793,7 @@ impl ParquetPinStore {
             w.state.lock().await.poisoned = Some(e.to_string());
             return Err(e);
         }
-        let seq = first_seq + n as u64 - 1;
+        let seq = (first_seq + n as u64).saturating_sub(1);
         // Maintenance runs inline, under the writer lock.
         let (mem_events, mem_pins, delta_keys) = {
             let s = self.shared.read();
@@ -954,7 +955,20 @@ async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> R
     for (i, (_, path)) in files.iter().enumerate() {
         let replay = wal::replay(path)?;
         for rec in &replay.records {
-            if rec.last_seq() <= snap.seq {
+            // `first_seq`, not `last_seq`: a record of an empty batch (an id, no events) covers no sequence
+            // number, and is due exactly when its first one is.
+            if rec.first_seq <= snap.seq {
+                if rec.last_seq() > snap.seq {
+                    return Err(Error::Corrupt {
+                        path: path.display().to_string(),
+                        reason: format!(
+                            "record of sequences {}..={} straddles the manifest's {}",
+                            rec.first_seq,
+                            rec.last_seq(),
+                            snap.seq
+                        ),
+                    });
+                }
                 continue;
             }
             if rec.first_seq != snap.seq + 1 {
@@ -1271,6 +1285,24 @@ impl ParquetPinStore {
     }
 
     async fn list_inner(&self, query: &PinQuery) -> Result<PinPage> {
+        query.validate()?;
+        if query.order == ListOrder::NewestFirst {
+            let mut rows = self
+                .sorted(&crate::listing::SortedQuery {
+                    filter: query.filter.clone(),
+                    live_only: false,
+                    sort: crate::listing::PinSort::Created,
+                    descending: true,
+                    after: None,
+                    limit: Some(query.limit),
+                })
+                .await?;
+            let mut pins = Vec::new();
+            while let Some(v) = rows.next().await? {
+                pins.push(v);
+            }
+            return Ok(PinPage { pins, next: None });
+        }
         let snap = self.snapshot();
         let after = query.after.as_ref().map(|c| Key::from(c.key()));
         let mut it = MergeIter::new(snap.base.clone(), after, snap.flushed.clone(), snap.mem.clone()).await?;

@@ -113,7 +113,8 @@ pub(crate) fn replay(path: &Path) -> Result<Replay> {
             break Some(format!("checksum mismatch in the record at byte {pos}"));
         }
         match postcard::from_bytes::<WalRecord>(payload) {
-            Ok(r) if !r.events.is_empty() => records.push(r),
+            // A record without events is written only for an empty batch with an id (to remember the id).
+            Ok(r) if !r.events.is_empty() || r.batch_id.is_some() => records.push(r),
             Ok(_) => break Some(format!("empty record at byte {pos}")),
             Err(e) => break Some(format!("undecodable record at byte {pos}: {e}")),
         }
