@@ -10,16 +10,17 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BinaryArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::{JoinType, ScalarValue};
+use datafusion::common::JoinType;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
-use datafusion::prelude::{ParquetReadOptions, col, lit};
+use datafusion::prelude::{ParquetReadOptions, col};
 use pin_core::{AccessRecord, Fragment, HistoryEntry};
 
 use crate::codec::{self, PUBLIC_PIN_COLUMNS, PinRows};
 use crate::engine::{Key, ParquetPinStore, Snapshot};
 use crate::error::{Error, Result};
 use crate::manifest::SegmentMeta;
+use crate::segment;
 
 const STORE_URL: &str = "pindex://store/";
 
@@ -173,14 +174,9 @@ impl ParquetPinStore {
         }
     }
 
-    async fn key_frame(&self, df: DataFrame, key: &[u8], limit: usize) -> Result<Vec<RecordBatch>> {
-        let df = df
-            .filter(col("_key").eq(lit(ScalarValue::Binary(Some(key.to_vec())))))?
-            .sort(vec![col("seq").sort(false, false)])?
-            .limit(0, Some(limit))?;
-        Ok(df.collect().await?)
-    }
-
+    /// Status and tier changes of one key, newest first: the memtable's, then the history segments'
+    /// from the newest, read directly (no query engine), stopping once no older segment can hold a
+    /// newer entry than those found.
     pub(crate) async fn history_inner(&self, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>> {
         let snap = self.snapshot();
         let mut out: Vec<HistoryEntry> = snap
@@ -191,18 +187,19 @@ impl ParquetPinStore {
             .take(limit)
             .map(|r| r.2.clone())
             .collect();
-        if out.len() < limit && !snap.manifest.history.is_empty() {
-            let ctx = self.session_for_keys().await?;
-            let segs: Vec<&SegmentMeta> = snap.manifest.history.iter().collect();
-            if let Some(df) = self.parquet(&ctx, &segs).await? {
-                for b in self.key_frame(df, key, limit - out.len()).await? {
-                    codec::history_rows(&b, key, "history segments", &mut out)?;
-                }
+        for meta in newest_first(&snap.manifest.history) {
+            if covered(&mut out, limit, |h| h.seq, meta.seq_range.1) {
+                break;
+            }
+            for b in segment::key_rows(&self.store, meta, key).await? {
+                codec::history_rows(&b, key, &meta.path, &mut out)?;
             }
         }
+        covered(&mut out, limit, |h| h.seq, 0);
         Ok(out)
     }
 
+    /// Accesses of one key, newest first, read like [`history_inner`](Self::history_inner).
     pub(crate) async fn accesses_inner(&self, key: &[u8], limit: usize) -> Result<Vec<AccessRecord>> {
         let snap = self.snapshot();
         let mut out: Vec<AccessRecord> = snap
@@ -213,17 +210,15 @@ impl ParquetPinStore {
             .take(limit)
             .map(|r| r.2.clone())
             .collect();
-        if out.len() < limit && !snap.manifest.access.is_empty() {
-            let ctx = self.session_for_keys().await?;
-            let segs: Vec<&SegmentMeta> = snap.manifest.access.iter().collect();
-            if let Some(df) = self.parquet(&ctx, &segs).await? {
-                for b in self.key_frame(df, key, limit - out.len()).await? {
-                    codec::access_rows(&b, key, "access segments", &mut out)?;
-                }
+        for meta in newest_first(&snap.manifest.access) {
+            if covered(&mut out, limit, |a| a.seq, meta.seq_range.1) {
+                break;
+            }
+            for b in segment::key_rows(&self.store, meta, key).await? {
+                codec::access_rows(&b, key, &meta.path, &mut out)?;
             }
         }
-        out.sort_by_key(|a| std::cmp::Reverse(a.seq));
-        out.truncate(limit);
+        covered(&mut out, limit, |a| a.seq, 0);
         Ok(out)
     }
 
@@ -237,4 +232,19 @@ impl ParquetPinStore {
         ctx.register_object_store(&url, self.store.clone());
         Ok(ctx)
     }
+}
+
+/// Append-only segments, the one with the newest event first.
+fn newest_first(segments: &[SegmentMeta]) -> Vec<&SegmentMeta> {
+    let mut out: Vec<&SegmentMeta> = segments.iter().collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.seq_range.1));
+    out
+}
+
+/// Sorts `out` newest first and keeps `limit` entries; whether they are final, that is whether the next
+/// segment to read, whose newest event is `next_max`, holds only older events than the `limit`-th.
+fn covered<T>(out: &mut Vec<T>, limit: usize, seq: impl Fn(&T) -> u64, next_max: u64) -> bool {
+    out.sort_by_key(|e| std::cmp::Reverse(seq(e)));
+    out.truncate(limit);
+    out.len() == limit && out.last().is_none_or(|e| seq(e) > next_max)
 }

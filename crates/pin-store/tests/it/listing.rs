@@ -284,3 +284,52 @@ async fn top_pins_from_the_manifest_agree_with_a_full_scan() {
     store.flush().await.unwrap();
     check_top(&store, "with changes in the delta").await;
 }
+
+/// One pin's history and accesses spread over many flushed segments (and several day partitions), read
+/// newest first with limits that end inside a segment, at a segment's edge and beyond everything.
+#[tokio::test]
+async fn history_and_accesses_come_newest_first_across_segments() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path()).await;
+    let c = pin_core::conformance::test_cid(1);
+    let day = 86_400_000;
+    let mut seqs_of_accesses = Vec::new();
+    let mut seqs_of_history = Vec::new();
+    for round in 0..6u64 {
+        // Each round: a tier change of pin 1, accesses of pin 1 on two days, noise from other pins.
+        let tier = [Tier::Ssd, Tier::Hdd][(round % 2) as usize];
+        let mut events = vec![upsert(1, tier, 100), upsert(2 + round, Tier::Ipfs, 10)];
+        for k in 0..3 {
+            events.push(access(1, T0.plus_millis(round as i64 * day / 2 + k)));
+            events.push(access(3, T0.plus_millis(round as i64 * day / 2 + k)));
+        }
+        let outcome = store.apply(batch(events)).await.unwrap();
+        let pin_core::ApplyOutcome::Applied { seq, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        let first = seq - 7;
+        seqs_of_history.push(first);
+        seqs_of_accesses.extend([first + 2, first + 4, first + 6]);
+        if round < 5 {
+            store.flush().await.unwrap();
+        }
+    }
+    seqs_of_history.reverse();
+    seqs_of_accesses.reverse();
+    for limit in [0, 1, 2, 3, 4, 7, 17, 18, 100] {
+        let h: Vec<u64> = store.history(&c, limit).await.unwrap().iter().map(|e| e.seq).collect();
+        let want: Vec<u64> = seqs_of_history.iter().copied().take(limit).collect();
+        assert_eq!(h, want, "history, limit {limit}");
+        let a: Vec<u64> = store.accesses(&c, limit).await.unwrap().iter().map(|e| e.seq).collect();
+        let want: Vec<u64> = seqs_of_accesses.iter().copied().take(limit).collect();
+        assert_eq!(a, want, "accesses, limit {limit}");
+    }
+    // The same after a compaction and a restart, with nothing left in memory.
+    store.compact().await.unwrap();
+    drop(store);
+    let store = open(dir.path()).await;
+    let a: Vec<u64> = store.accesses(&c, 100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(a, seqs_of_accesses);
+    let h: Vec<u64> = store.history(&c, 100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(h, seqs_of_history);
+}
