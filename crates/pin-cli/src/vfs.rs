@@ -219,6 +219,35 @@ struct RunReport {
     mounts: Vec<MountIoRow>,
 }
 
+fn op_rows(stats: &OpStats) -> Vec<OpRow> {
+    stats
+        .by_op
+        .iter()
+        .map(|(k, c)| OpRow {
+            op: k.as_str(),
+            count: c.count,
+            failed: c.failed,
+            success_rate: c.success_rate(),
+            mean_latency_us: c.mean_latency_us(),
+            max_latency_us: (c.latency_samples > 0).then_some(c.latency_us_max),
+        })
+        .collect()
+}
+
+fn mount_io_rows(stats: &OpStats) -> Vec<MountIoRow> {
+    stats
+        .by_mount
+        .iter()
+        .map(|(m, io)| MountIoRow {
+            mount: m.clone(),
+            reads: io.reads,
+            bytes_read: io.bytes_read,
+            writes: io.writes,
+            bytes_written: io.bytes_written,
+        })
+        .collect()
+}
+
 fn run_report(r: &RunSummary, stats: &OpStats, seconds: f64) -> RunReport {
     RunReport {
         chunks: r.chunks,
@@ -229,30 +258,38 @@ fn run_report(r: &RunSummary, stats: &OpStats, seconds: f64) -> RunReport {
         failed_ops: r.failed_ops,
         unattributed: r.unattributed,
         seconds,
-        operations: stats
-            .by_op
-            .iter()
-            .map(|(k, c)| OpRow {
-                op: k.as_str(),
-                count: c.count,
-                failed: c.failed,
-                success_rate: c.success_rate(),
-                mean_latency_us: c.mean_latency_us(),
-                max_latency_us: (c.latency_samples > 0).then_some(c.latency_us_max),
-            })
-            .collect(),
-        mounts: stats
-            .by_mount
-            .iter()
-            .map(|(m, io)| MountIoRow {
-                mount: m.clone(),
-                reads: io.reads,
-                bytes_read: io.bytes_read,
-                writes: io.writes,
-                bytes_written: io.bytes_written,
-            })
-            .collect(),
+        operations: op_rows(stats),
+        mounts: mount_io_rows(stats),
     }
+}
+
+/// One line per kind of operation, then one per mount point with the bytes moved.
+fn print_ops(out: &mut impl Write, operations: &[OpRow], mounts: &[MountIoRow]) -> anyhow::Result<()> {
+    for o in operations {
+        writeln!(
+            out,
+            "  {:<9} {:>10}  {:>6.2}% ok  {}",
+            o.op,
+            o.count,
+            o.success_rate * 100.0,
+            match (o.mean_latency_us, o.max_latency_us) {
+                (Some(mean), Some(max)) => format!("latency mean {mean:.0} µs, max {max} µs"),
+                _ => "latency -".to_owned(),
+            }
+        )?;
+    }
+    for m in mounts {
+        writeln!(
+            out,
+            "  {:<20} read {} in {} reads, wrote {} in {} writes",
+            m.mount,
+            human_bytes(m.bytes_read),
+            m.reads,
+            human_bytes(m.bytes_written),
+            m.writes
+        )?;
+    }
+    Ok(())
 }
 
 fn print_run(out: &mut impl Write, what: &str, r: &RunReport) -> anyhow::Result<()> {
@@ -268,33 +305,11 @@ fn print_run(out: &mut impl Write, what: &str, r: &RunReport) -> anyhow::Result<
     if r.failed_ops > 0 || r.unattributed > 0 {
         writeln!(
             out,
-            "  {} failed operations counted, not applied; {} reads/writes of unknown content not stored",
+            "  {} failed operations logged, not applied; {} reads/writes of unknown content not counted as accesses",
             r.failed_ops, r.unattributed
         )?;
     }
-    for o in &r.operations {
-        writeln!(
-            out,
-            "  {:<9} {:>10}  {:>6.2}% ok  {}",
-            o.op,
-            o.count,
-            o.success_rate * 100.0,
-            o.mean_latency_us
-                .map_or_else(|| "latency -".to_owned(), |l| format!("mean latency {l:.0} µs")),
-        )?;
-    }
-    for m in &r.mounts {
-        writeln!(
-            out,
-            "  {:<20} read {} in {} reads, wrote {} in {} writes",
-            m.mount,
-            human_bytes(m.bytes_read),
-            m.reads,
-            human_bytes(m.bytes_written),
-            m.writes
-        )?;
-    }
-    Ok(())
+    print_ops(out, &r.operations, &r.mounts)
 }
 
 /// The VFS mount point for `--mount NAME` (or the directory's name): `/NAME`, normalised.
@@ -423,6 +438,10 @@ struct MountRow {
 #[derive(Debug, Serialize)]
 struct VfsReport {
     mounts: Vec<MountRow>,
+    /// VFS operations of the last day (the store's 1440 minute buckets up to now), by kind.
+    operations_last_day: Vec<OpRow>,
+    /// Bytes their successful reads and writes moved, per mount point.
+    io_last_day: Vec<MountIoRow>,
 }
 
 /// `pindex vfs`: mount points with their pins, paths, bytes and most used paths.
@@ -434,7 +453,10 @@ pub(crate) async fn summary(
 ) -> anyhow::Result<ExitCode> {
     let store = s.open_reader().await?;
     let sum = pin_vfs::summarize(&store, top).await.map_err(flat)?;
+    let ops = store.metrics().await?.vfs_last_day;
     let report = VfsReport {
+        operations_last_day: op_rows(&ops),
+        io_last_day: mount_io_rows(&ops),
         mounts: sum
             .mounts
             .into_iter()
@@ -464,6 +486,13 @@ pub(crate) async fn summary(
         return Ok(ExitCode::SUCCESS);
     }
     let b = |t: &str| s.out_style.bold(t);
+    if report.operations_last_day.is_empty() {
+        writeln!(out, "no VFS operation in the last 24 h")?;
+    } else {
+        writeln!(out, "{}", b("VFS operations in the last 24 h"))?;
+        print_ops(out, &report.operations_last_day, &report.io_last_day)?;
+    }
+    writeln!(out)?;
     if report.mounts.is_empty() {
         writeln!(
             out,

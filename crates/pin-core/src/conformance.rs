@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::{
     Access, AccessOp, ApplyOutcome, Cid, Cursor, Error, Event, EventBatch, EventKind, ListOrder, ManualClock,
-    NameMatch, Pin, PinFilter, PinQuery, PinStatus, PinStore, Tier, Timestamp,
+    NameMatch, Pin, PinFilter, PinQuery, PinStatus, PinStore, Tier, Timestamp, VfsOpKind, VfsOperation,
 };
 
 /// Opens fresh stores for the suite.
@@ -529,6 +529,97 @@ pub async fn newest_first_listing(h: &dyn Harness) -> CaseResult {
     Ok(())
 }
 
+/// VFS operations are logged and counted per kind and mount for the last day; they make no pin, a bad
+/// path rejects their batch whole, and the counts survive a restart.
+pub async fn vfs_operations_count_for_a_day(h: &dyn Harness) -> CaseResult {
+    let now = T0.plus_millis(2 * 86_400_000);
+    let clock = Arc::new(ManualClock::new(now));
+    let store = h.open(clock.clone()).await;
+    let vfs = |ago_ms: i64, op: VfsOperation| Event {
+        ts: now.plus_millis(-ago_ms),
+        kind: EventKind::Vfs(Box::new(op)),
+    };
+    let mut read = VfsOperation::new(VfsOpKind::Read, "/m", "/m/a");
+    read.length = Some(100);
+    read.latency_us = Some(10);
+    let mut failed = read.clone();
+    failed.ok = false;
+    failed.latency_us = Some(30);
+    let mut write = VfsOperation::new(VfsOpKind::Write, "/n", "/n/b");
+    write.length = Some(50);
+    let mut rename = VfsOperation::new(VfsOpKind::Rename, "/m", "/m/a");
+    rename.new_path = Some("/m/z".into());
+    let old = VfsOperation::new(VfsOpKind::Create, "/m", "/m/c");
+    apply(
+        &*store,
+        vec![
+            vfs(60_000, read.clone()),
+            vfs(2 * 3_600_000, failed),
+            vfs(86_400_000 - 60_000, write),
+            vfs(25 * 3_600_000, old),
+        ],
+    )
+    .await?;
+    h.maintain(&store).await;
+    apply(&*store, vec![vfs(1000, rename)]).await?;
+    let mut bad = read.clone();
+    bad.path = "m/relative".into();
+    let refused = store
+        .apply(EventBatch::new(vec![vfs(0, read.clone()), vfs(0, bad)]))
+        .await;
+    check!(
+        matches!(&refused, Err(Error::Invalid { field: "vfs_path", .. })),
+        "a relative path: {refused:?}"
+    );
+    let expect = |m: &crate::Metrics| -> CaseResult {
+        let v = &m.vfs_last_day;
+        let count = |k: VfsOpKind| v.by_op.get(&k).map_or((0, 0), |c| (c.count, c.failed));
+        check!(count(VfsOpKind::Read) == (2, 1), "reads: {:?}", count(VfsOpKind::Read));
+        check!(
+            count(VfsOpKind::Write) == (1, 0),
+            "writes: {:?}",
+            count(VfsOpKind::Write)
+        );
+        check!(
+            count(VfsOpKind::Rename) == (1, 0),
+            "renames: {:?}",
+            count(VfsOpKind::Rename)
+        );
+        check!(count(VfsOpKind::Create) == (0, 0), "a create of 25 h ago counted");
+        let r = v.by_op[&VfsOpKind::Read];
+        check!(
+            r.latency_us_sum == 40 && r.latency_samples == 2 && r.latency_us_max == 30,
+            "read latency: {r:?}"
+        );
+        check!(
+            v.by_mount.get("/m").map(|io| (io.reads, io.bytes_read)) == Some((1, 100)),
+            "bytes read on /m: {v:?}"
+        );
+        check!(
+            v.by_mount.get("/n").map(|io| (io.writes, io.bytes_written)) == Some((1, 50)),
+            "bytes written on /n: {v:?}"
+        );
+        check!(
+            m.total_pins == 0 && m.statuses.values().all(|n| *n == 0),
+            "VFS operations made pins: {m:?}"
+        );
+        Ok(())
+    };
+    let before = store.metrics().await.map_err(err)?;
+    expect(&before)?;
+    if let Some(reopened) = h.reopen(store, clock.clone()).await {
+        let after = reopened.metrics().await.map_err(err)?;
+        check!(
+            after == before,
+            "VFS counts changed across a restart:\n{before:?}\n{after:?}"
+        );
+        clock.advance(86_400_000);
+        let later = reopened.metrics().await.map_err(err)?;
+        check!(later.vfs_last_day.is_empty(), "a day later: {:?}", later.vfs_last_day);
+    }
+    Ok(())
+}
+
 /// A status or tier change that arrives before the pin is upserted makes no pin; the upsert then wins.
 pub async fn changes_to_unknown_pins_make_no_pin(h: &dyn Harness) -> CaseResult {
     let clock = Arc::new(ManualClock::new(T0));
@@ -753,6 +844,7 @@ pub fn cases() -> Vec<(&'static str, CaseFn)> {
         case!(accesses_update_statistics),
         case!(listing_filters_and_pages),
         case!(newest_first_listing),
+        case!(vfs_operations_count_for_a_day),
         case!(changes_to_unknown_pins_make_no_pin),
         case!(metrics_equal_a_recount),
         case!(restart_keeps_everything),

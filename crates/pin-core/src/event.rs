@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cid::Cid;
 use crate::error::{Error, Result};
 use crate::model::{AccessOp, Pin, PinStatus, Tier, Timestamp};
+use crate::vfs::VfsOperation;
 
 /// One thing that happened to a pin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,8 @@ pub enum EventKind {
     Tier { cid: Cid, tier: Tier },
     /// Someone read or wrote the content.
     Access(Access),
+    /// The virtual filesystem did something (logged; it changes no pin).
+    Vfs(Box<VfsOperation>),
 }
 
 /// One read or write of a pin's content.
@@ -54,12 +57,13 @@ pub struct Access {
 }
 
 impl Event {
-    /// The CID the event is about.
-    pub fn cid(&self) -> &Cid {
+    /// The pin the event is about; `None` for a VFS operation, which is about no pin.
+    pub fn cid(&self) -> Option<&Cid> {
         match &self.kind {
-            EventKind::Upsert(pin) => &pin.cid,
-            EventKind::Unpin { cid } | EventKind::Status { cid, .. } | EventKind::Tier { cid, .. } => cid,
-            EventKind::Access(a) => &a.cid,
+            EventKind::Upsert(pin) => Some(&pin.cid),
+            EventKind::Unpin { cid } | EventKind::Status { cid, .. } | EventKind::Tier { cid, .. } => Some(cid),
+            EventKind::Access(a) => Some(&a.cid),
+            EventKind::Vfs(_) => None,
         }
     }
 
@@ -71,6 +75,7 @@ impl Event {
             EventKind::Status { .. } => "status",
             EventKind::Tier { .. } => "tier",
             EventKind::Access(_) => "access",
+            EventKind::Vfs(_) => "vfs",
         }
     }
 
@@ -92,6 +97,7 @@ impl Event {
                 cid: cid.to_string(),
                 reason: format!("{p:?} is not absolute"),
             }),
+            EventKind::Vfs(op) => op.validate(),
             _ => Ok(()),
         }
     }

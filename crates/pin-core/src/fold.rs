@@ -99,6 +99,8 @@ impl Fragment {
                 }
             },
             EventKind::Access(a) => self.stats.record(at, a.op, a.offset, a.length),
+            // A VFS operation is logged, not folded into a pin.
+            EventKind::Vfs(_) => {}
         }
     }
 

@@ -12,6 +12,7 @@ mod memory;
 pub mod metrics;
 mod model;
 mod store;
+pub mod vfs;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -30,6 +31,7 @@ pub use crate::store::{
     AccessRecord, Clock, Cursor, HistoryEntry, ListOrder, ManualClock, NameMatch, PinFilter, PinPage, PinQuery,
     PinStore, SystemClock,
 };
+pub use crate::vfs::{MountIo, OpCounter, VfsOpKind, VfsOperation, VfsTotals};
 
 #[cfg(all(test, feature = "conformance"))]
 mod conformance_memory {

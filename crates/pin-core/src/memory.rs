@@ -57,7 +57,13 @@ impl PinStore for MemoryPinStore {
         for event in &batch.events {
             inner.seq += 1;
             let seq = inner.seq;
-            let key: Arc<[u8]> = event.cid().key().into();
+            let Some(cid) = event.cid() else {
+                if let EventKind::Vfs(op) = &event.kind {
+                    inner.metrics.record_vfs(event.ts, op);
+                }
+                continue;
+            };
+            let key: Arc<[u8]> = cid.key().into();
             let fragment = inner.pins.entry(key.clone()).or_default();
             let before = fragment.summary();
             fragment.apply(event, seq);

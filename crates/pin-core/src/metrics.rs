@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fold::PinSummary;
 use crate::model::{PinStatus, Tier, Timestamp};
+use crate::vfs::{VfsOperation, VfsTotals};
 
 /// Pins and bytes on one tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -34,6 +35,9 @@ pub struct Metrics {
     pub accessed_last_hour: u64,
     /// CIDs whose last access is less than a day before `as_of`.
     pub accessed_last_day: u64,
+    /// VFS operations of the last day (the 1440 minutes up to and including `as_of`'s), by kind, and the
+    /// bytes their reads and writes moved per mount point.
+    pub vfs_last_day: VfsTotals,
     /// The instant the windows are measured from.
     pub as_of: Timestamp,
 }
@@ -99,6 +103,9 @@ pub struct MetricsState {
     /// The same, per minute, so a window count adds at most ~1500 buckets.
     #[serde(skip)]
     last_access_mins: BTreeMap<i64, u64>,
+    /// VFS operations per minute of their event time (minutes since the epoch), pruned like the histogram.
+    #[serde(default)]
+    vfs_minutes: BTreeMap<i64, VfsTotals>,
 }
 
 fn add(v: &mut u64, d: i64) {
@@ -135,7 +142,22 @@ impl MetricsState {
     /// Drops histogram buckets older than `before` (seconds); they can no longer fall in a window.
     pub fn prune(&mut self, before_sec: i64) {
         self.last_access_secs = self.last_access_secs.split_off(&before_sec);
+        self.vfs_minutes = self.vfs_minutes.split_off(&before_sec.div_euclid(60));
         self.rebuild();
+    }
+
+    /// Counts one VFS operation that happened at `at`.
+    pub fn record_vfs(&mut self, at: Timestamp, op: &VfsOperation) {
+        self.vfs_minutes.entry(at.0.div_euclid(60_000)).or_default().record(op);
+    }
+
+    /// VFS operations of the minutes from `since_min` on.
+    fn vfs_since(&self, since_min: i64) -> VfsTotals {
+        let mut out = VfsTotals::default();
+        for t in self.vfs_minutes.range(since_min..).map(|(_, t)| t) {
+            out.merge(t);
+        }
+        out
     }
 
     /// CIDs whose last access is at or after `since_sec`.
@@ -178,6 +200,8 @@ impl MetricsState {
             // A last access at second s is within the hour when now - 1h < s*1000 + 999, i.e. s > now_sec - 3600.
             accessed_last_hour: self.accessed_since(now_sec - 3600 + 1),
             accessed_last_day: self.accessed_since(now_sec - 86_400 + 1),
+            // Minute buckets: the window is the 1440 minutes up to and including the current one.
+            vfs_last_day: self.vfs_since(now.0.div_euclid(60_000) - 1439),
             as_of: now,
         }
     }

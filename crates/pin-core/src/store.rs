@@ -295,7 +295,7 @@ impl HistoryEntry {
             EventKind::Unpin { .. } => (Some(PinStatus::Unpinned), None, None),
             EventKind::Status { status, reason, .. } => (Some(*status), None, reason.clone()),
             EventKind::Tier { tier, .. } => (None, Some(*tier), None),
-            EventKind::Access(_) => return None,
+            EventKind::Access(_) | EventKind::Vfs(_) => return None,
         };
         Some(Self {
             seq,

@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{
 };
 use pin_core::{
     AccessRecord, Cid, CidForm, Fragment, HistoryEntry, Integrity, Patch, Pin, PinStats, PinStatus, PinType, Tier,
-    Timestamp,
+    Timestamp, VfsOperation,
 };
 
 use crate::error::{Error, Result};
@@ -196,6 +196,73 @@ pub(crate) static ACCESS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("_cid_form", DataType::UInt8, false),
     ]))
 });
+
+/// Schema of `vfs_events`: one row per VFS operation, in event order within a segment.
+pub(crate) static VFS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::{Boolean, UInt64, Utf8};
+    Arc::new(Schema::new(vec![
+        Field::new("ts", ts_type(), false),
+        Field::new("seq", UInt64, false),
+        Field::new("op", Utf8, false),
+        Field::new("mount", Utf8, false),
+        Field::new("path", Utf8, false),
+        Field::new("new_path", Utf8, true),
+        Field::new("cid", Utf8, true),
+        Field::new("offset", UInt64, true),
+        Field::new("length", UInt64, true),
+        Field::new("size", UInt64, true),
+        Field::new("ok", Boolean, false),
+        Field::new("latency_us", UInt64, true),
+    ]))
+});
+
+/// A VFS operation with its event time and sequence number.
+pub(crate) type VfsRow = (Timestamp, u64, Box<VfsOperation>);
+
+/// Builds `vfs_events` rows.
+pub(crate) fn vfs_batch(rows: &[VfsRow]) -> Result<RecordBatch> {
+    let mut ts = ts_builder();
+    let mut seq = UInt64Builder::new();
+    let mut op = StringBuilder::new();
+    let mut mount = StringBuilder::new();
+    let mut path = StringBuilder::new();
+    let mut new_path = StringBuilder::new();
+    let mut cid = StringBuilder::new();
+    let mut offset = UInt64Builder::new();
+    let mut length = UInt64Builder::new();
+    let mut size = UInt64Builder::new();
+    let mut ok = BooleanBuilder::new();
+    let mut latency = UInt64Builder::new();
+    for (t, s, v) in rows {
+        ts.append_value(t.0);
+        seq.append_value(*s);
+        op.append_value(v.op.as_str());
+        mount.append_value(&v.mount);
+        path.append_value(&v.path);
+        new_path.append_option(v.new_path.as_deref());
+        cid.append_option(v.cid.as_ref().map(Cid::as_str));
+        offset.append_option(v.offset);
+        length.append_option(v.length);
+        size.append_option(v.size);
+        ok.append_value(v.ok);
+        latency.append_option(v.latency_us);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(ts.finish()),
+        Arc::new(seq.finish()),
+        Arc::new(op.finish()),
+        Arc::new(mount.finish()),
+        Arc::new(path.finish()),
+        Arc::new(new_path.finish()),
+        Arc::new(cid.finish()),
+        Arc::new(offset.finish()),
+        Arc::new(length.finish()),
+        Arc::new(size.finish()),
+        Arc::new(ok.finish()),
+        Arc::new(latency.finish()),
+    ];
+    Ok(RecordBatch::try_new(VFS_SCHEMA.clone(), columns)?)
+}
 
 /// Schema of `pin_history`.
 pub(crate) static HISTORY_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {

@@ -80,6 +80,7 @@ pub(crate) struct Snapshot {
     pub(crate) mem: Arc<BTreeMap<Key, Fragment>>,
     pub(crate) mem_access: Arc<Vec<codec::KeyedRow<AccessRecord>>>,
     pub(crate) mem_history: Arc<Vec<codec::KeyedRow<HistoryEntry>>>,
+    pub(crate) mem_vfs: Arc<Vec<codec::VfsRow>>,
     pub(crate) metrics: MetricsState,
     pub(crate) batch_ids: HashSet<String>,
     pub(crate) seq: u64,
@@ -93,7 +94,13 @@ impl Snapshot {
         let history = Arc::make_mut(&mut self.mem_history);
         for (i, event) in rec.events.iter().enumerate() {
             let seq = rec.first_seq + i as u64;
-            let cid = event.cid();
+            let Some(cid) = event.cid() else {
+                if let EventKind::Vfs(op) = &event.kind {
+                    self.metrics.record_vfs(event.ts, op);
+                    Arc::make_mut(&mut self.mem_vfs).push((event.ts, seq, op.clone()));
+                }
+                continue;
+            };
             let key: Key = match mem.get_key_value(cid.key()) {
                 Some((k, _)) => k.clone(),
                 None => Arc::from(cid.key()),
@@ -486,6 +493,22 @@ impl ParquetPinStore {
             m.access
                 .push(segment::write(&self.store, &path, Table::Access, &[batch], seqs, ts).await?);
         }
+        // VFS operations, partitioned by day like the accesses.
+        let mut by_day: BTreeMap<i64, Vec<codec::VfsRow>> = BTreeMap::new();
+        for row in snap.mem_vfs.iter() {
+            by_day
+                .entry(row.0.0.div_euclid(86_400_000))
+                .or_default()
+                .push(row.clone());
+        }
+        for (day, rows) in by_day {
+            let path = format!("vfs/date={}/{version:020}.parquet", day_string(day));
+            let batch = codec::vfs_batch(&rows)?;
+            let seqs = minmax(rows.iter().map(|r| r.1)).unwrap_or((0, 0));
+            let ts = minmax(rows.iter().map(|r| r.0));
+            m.vfs
+                .push(segment::write(&self.store, &path, Table::Vfs, &[batch], seqs, ts).await?);
+        }
         if !snap.mem_history.is_empty() {
             let rows = &snap.mem_history;
             let batch = codec::history_batch(rows)?;
@@ -527,6 +550,7 @@ impl ParquetPinStore {
             s.manifest = Arc::new(m);
             s.mem_access = Arc::default();
             s.mem_history = Arc::default();
+            s.mem_vfs = Arc::default();
             s.mem_events = 0;
         }
         // Every WAL file but the one just opened holds only events the manifest now covers.
@@ -739,14 +763,16 @@ impl ParquetPinStore {
             .events
             .iter()
             .filter(|e| !matches!(e.kind, EventKind::Access(_)))
-            .map(|e| Key::from(e.cid().key()))
+            .filter_map(|e| e.cid().map(|c| Key::from(c.key())))
             .collect();
         let mut summaries = self.prior_summaries(&state, &changed).await?;
         let mut delta = MetricsDelta::default();
         for event in &batch.events {
-            let key = event.cid().key();
+            let Some(key) = event.cid().map(Cid::key) else { continue };
             let before = summaries.get(key).copied().flatten();
             let after = match &event.kind {
+                // A VFS operation changes no pin; its totals are counted when the record is applied.
+                EventKind::Vfs(_) => continue,
                 EventKind::Access(_) => {
                     delta.accesses += 1;
                     state.recent.touch(key, event.ts, &mut delta);
@@ -984,8 +1010,8 @@ async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> R
             if repair {
                 let mut ignored = MetricsDelta::default();
                 for e in &rec.events {
-                    if let EventKind::Access(_) = e.kind {
-                        recent.touch(e.cid().key(), e.ts, &mut ignored);
+                    if let EventKind::Access(a) = &e.kind {
+                        recent.touch(a.cid.key(), e.ts, &mut ignored);
                     }
                 }
             }

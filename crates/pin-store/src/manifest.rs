@@ -60,6 +60,9 @@ pub struct Manifest {
     pub access: Vec<SegmentMeta>,
     /// Status and tier changes, append-only.
     pub history: Vec<SegmentMeta>,
+    /// VFS operations, append-only, partitioned by day (absent in manifests written before they existed).
+    #[serde(default)]
+    pub vfs: Vec<SegmentMeta>,
     /// The writer's last-access table (see `pin_core::RecentAccesses`).
     pub recent: Option<SegmentMeta>,
     /// Totals as of `wal_seq`.
@@ -99,6 +102,7 @@ impl Manifest {
             .chain(&self.delta)
             .chain(&self.access)
             .chain(&self.history)
+            .chain(&self.vfs)
             .chain(&self.recent)
     }
 }

@@ -1,4 +1,4 @@
-//! SQL over the store: a DataFusion session with the read-only tables `pins`, `access_events` and
+//! SQL over the store: a DataFusion session with the read-only tables `pins`, `access_events`, `vfs_events` and
 //! `pin_history`, built on one snapshot.
 //!
 //! `pins` is the base segment (filtered to rows holding a pin) minus the pins that changed since, by a
@@ -62,10 +62,17 @@ impl ParquetPinStore {
         let url = url::Url::parse(STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
         ctx.register_object_store(&url, self.store.clone());
         ctx.register_table("pins", self.pins_frame(&ctx, &snap).await?.into_view())?;
-        let access = self.access_frame(&ctx, &snap).await?;
+        let m = &snap.manifest;
+        let access = self
+            .log_frame(&ctx, codec::access_batch(&snap.mem_access)?, &m.access)
+            .await?;
         ctx.register_table("access_events", spell_cid(access)?.into_view())?;
-        let history = self.history_frame(&ctx, &snap).await?;
+        let history = self
+            .log_frame(&ctx, codec::history_batch(&snap.mem_history)?, &m.history)
+            .await?;
         ctx.register_table("pin_history", spell_cid(history)?.into_view())?;
+        let vfs = self.log_frame(&ctx, codec::vfs_batch(&snap.mem_vfs)?, &m.vfs).await?;
+        ctx.register_table("vfs_events", vfs.into_view())?;
         Ok(ctx)
     }
 
@@ -152,23 +159,10 @@ impl ParquetPinStore {
         Ok(frame)
     }
 
-    async fn access_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
-        let mem = ctx.read_batch(codec::access_batch(&snap.mem_access)?)?;
-        match self
-            .parquet(ctx, &snap.manifest.access.iter().collect::<Vec<_>>())
-            .await?
-        {
-            Some(df) => Ok(df.union(mem)?),
-            None => Ok(mem),
-        }
-    }
-
-    async fn history_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
-        let mem = ctx.read_batch(codec::history_batch(&snap.mem_history)?)?;
-        match self
-            .parquet(ctx, &snap.manifest.history.iter().collect::<Vec<_>>())
-            .await?
-        {
+    /// An append-only table: its segments and the rows still in memory.
+    async fn log_frame(&self, ctx: &SessionContext, mem: RecordBatch, segments: &[SegmentMeta]) -> Result<DataFrame> {
+        let mem = ctx.read_batch(mem)?;
+        match self.parquet(ctx, &segments.iter().collect::<Vec<_>>()).await? {
             Some(df) => Ok(df.union(mem)?),
             None => Ok(mem),
         }

@@ -47,6 +47,7 @@ pub(crate) enum Table {
     Pins,
     Access,
     History,
+    Vfs,
 }
 
 fn properties(table: Table, rows_hint: usize) -> WriterProperties {
@@ -70,6 +71,7 @@ fn properties(table: Table, rows_hint: usize) -> WriterProperties {
         ],
         Table::Access => &["op", "tier"],
         Table::History => &["event", "status", "tier"],
+        Table::Vfs => &["op", "mount"],
     };
     for c in low_cardinality {
         b = b.set_column_dictionary_enabled(ColumnPath::from(*c), true);
@@ -102,11 +104,14 @@ fn properties(table: Table, rows_hint: usize) -> WriterProperties {
         ],
         Table::Access => &["ts", "seq", "offset", "length", "latency_us"],
         Table::History => &["ts", "seq"],
+        Table::Vfs => &["ts", "seq", "offset", "length", "size", "latency_us"],
     };
     for c in integers {
         b = b.set_column_encoding(ColumnPath::from(*c), Encoding::DELTA_BINARY_PACKED);
     }
-    if table != Table::Pins {
+    if table == Table::Vfs {
+        // Read by SQL only: no key, no bloom filter.
+    } else if table != Table::Pins {
         // Lookups of one CID's accesses or history skip row groups by the bloom filter on the key. The
         // filter is sized for the rows written (an upper bound on distinct keys): at the library's default
         // of a million it would take 1.2 MB in every segment, more than the rows of a typical flush.
@@ -172,6 +177,7 @@ impl SegmentWriter {
             Table::Pins => PINS_SCHEMA.clone(),
             Table::Access => codec::ACCESS_SCHEMA.clone(),
             Table::History => codec::HISTORY_SCHEMA.clone(),
+            Table::Vfs => codec::VFS_SCHEMA.clone(),
         };
         let w = AsyncArrowWriter::try_new(sink, schema, Some(properties(table, rows_hint)))?;
         Ok(Self {

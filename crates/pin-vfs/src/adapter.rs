@@ -14,7 +14,7 @@ use pin_core::{
 };
 
 use crate::error::Result;
-use crate::event::{OpKind, Problem, VfsEvent, VfsOp, is_under};
+use crate::event::{Problem, VfsEvent, VfsOp, is_under};
 use crate::path_index::{PathEntry, PathIndex};
 
 /// How the adapter turns VFS events into pins.
@@ -35,107 +35,11 @@ impl Default for AdapterConfig {
     }
 }
 
-/// Counts of one kind of VFS operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OpCounter {
-    /// Operations seen.
-    pub count: u64,
-    /// Of which failed.
-    pub failed: u64,
-    /// Sum of the latencies reported, in microseconds.
-    pub latency_us_sum: u64,
-    /// Operations that reported a latency.
-    pub latency_samples: u64,
-    /// Largest latency reported.
-    pub latency_us_max: u64,
-}
+pub use pin_core::{MountIo, OpCounter};
 
-impl OpCounter {
-    /// Share of operations that succeeded, 1.0 when none were seen.
-    pub fn success_rate(&self) -> f64 {
-        if self.count == 0 {
-            1.0
-        } else {
-            (self.count - self.failed) as f64 / self.count as f64
-        }
-    }
-
-    /// Mean latency in microseconds, if any was reported.
-    pub fn mean_latency_us(&self) -> Option<f64> {
-        (self.latency_samples > 0).then(|| self.latency_us_sum as f64 / self.latency_samples as f64)
-    }
-}
-
-/// Bytes moved through one mount point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MountIo {
-    /// Reads.
-    pub reads: u64,
-    /// Bytes read (reads without a length count 0).
-    pub bytes_read: u64,
-    /// Writes.
-    pub writes: u64,
-    /// Bytes written.
-    pub bytes_written: u64,
-}
-
-/// What the VFS did, as this adapter saw it (pin-core has no event to store it; see the crate docs).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OpStats {
-    /// Per kind of operation.
-    pub by_op: BTreeMap<OpKind, OpCounter>,
-    /// Per mount point.
-    pub by_mount: BTreeMap<String, MountIo>,
-}
-
-impl OpStats {
-    fn record(&mut self, e: &VfsEvent) {
-        let c = self.by_op.entry(e.op.kind()).or_default();
-        c.count += 1;
-        if !e.ok {
-            c.failed += 1;
-        }
-        if let Some(l) = e.latency_us {
-            c.latency_us_sum = c.latency_us_sum.saturating_add(l);
-            c.latency_samples += 1;
-            c.latency_us_max = c.latency_us_max.max(l);
-        }
-        if !e.ok {
-            return;
-        }
-        match &e.op {
-            VfsOp::Read { length, .. } => {
-                let m = self.by_mount.entry(e.mount.clone()).or_default();
-                m.reads += 1;
-                m.bytes_read = m.bytes_read.saturating_add(length.unwrap_or(0));
-            }
-            VfsOp::Write { length, .. } => {
-                let m = self.by_mount.entry(e.mount.clone()).or_default();
-                m.writes += 1;
-                m.bytes_written = m.bytes_written.saturating_add(length.or(e.size).unwrap_or(0));
-            }
-            _ => {}
-        }
-    }
-
-    fn merge(&mut self, other: &OpStats) {
-        for (k, c) in &other.by_op {
-            let s = self.by_op.entry(*k).or_default();
-            s.count += c.count;
-            s.failed += c.failed;
-            s.latency_us_sum = s.latency_us_sum.saturating_add(c.latency_us_sum);
-            s.latency_samples += c.latency_samples;
-            s.latency_us_max = s.latency_us_max.max(c.latency_us_max);
-        }
-        for (k, m) in &other.by_mount {
-            let s = self.by_mount.entry(k.clone()).or_default();
-            s.reads += m.reads;
-            s.bytes_read = s.bytes_read.saturating_add(m.bytes_read);
-            s.writes += m.writes;
-            s.bytes_written = s.bytes_written.saturating_add(m.bytes_written);
-        }
-    }
-}
+/// What the VFS did, as this adapter saw it (the store keeps the same totals for the last day, and every
+/// operation in `vfs_events`).
+pub type OpStats = pin_core::VfsTotals;
 
 /// What one call of [`Adapter::apply`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -278,7 +182,13 @@ impl Adapter {
                 report.problems.push(Problem::at(event.pos.clone(), message));
                 continue;
             }
-            tx.stats.record(&event);
+            // Every operation is logged, failed ones too; only successful ones change pins.
+            let op = event.to_operation();
+            tx.stats.record(&op);
+            tx.out.push(Event {
+                ts: event.ts,
+                kind: EventKind::Vfs(Box::new(op)),
+            });
             if !event.ok {
                 report.failed_ops += 1;
                 continue;

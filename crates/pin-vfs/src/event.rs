@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use pin_core::{Cid, Timestamp};
-use serde::{Deserialize, Serialize};
+use pin_core::{Cid, Timestamp, VfsOperation};
 
 /// One operation on the virtual filesystem.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,64 +56,7 @@ pub enum VfsOp {
 }
 
 /// The kind of an operation without its fields, for statistics and the journal format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OpKind {
-    /// [`VfsOp::Create`].
-    Create,
-    /// [`VfsOp::Write`].
-    Write,
-    /// [`VfsOp::Read`].
-    Read,
-    /// [`VfsOp::Truncate`].
-    Truncate,
-    /// [`VfsOp::Delete`].
-    Delete,
-    /// [`VfsOp::Rename`].
-    Rename,
-    /// [`VfsOp::Mount`].
-    Mount,
-    /// [`VfsOp::Unmount`].
-    Unmount,
-    /// [`VfsOp::Metadata`].
-    Metadata,
-}
-
-impl OpKind {
-    /// Every kind, in declaration order.
-    pub const ALL: &'static [OpKind] = &[
-        Self::Create,
-        Self::Write,
-        Self::Read,
-        Self::Truncate,
-        Self::Delete,
-        Self::Rename,
-        Self::Mount,
-        Self::Unmount,
-        Self::Metadata,
-    ];
-
-    /// The lower-case name used in journals.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Create => "create",
-            Self::Write => "write",
-            Self::Read => "read",
-            Self::Truncate => "truncate",
-            Self::Delete => "delete",
-            Self::Rename => "rename",
-            Self::Mount => "mount",
-            Self::Unmount => "unmount",
-            Self::Metadata => "metadata",
-        }
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use pin_core::VfsOpKind as OpKind;
 
 impl VfsOp {
     /// The kind of the operation.
@@ -134,6 +76,29 @@ impl VfsOp {
 }
 
 impl VfsEvent {
+    /// The operation as the store logs it (`vfs_events`).
+    pub fn to_operation(&self) -> VfsOperation {
+        let (offset, length) = match &self.op {
+            VfsOp::Read { offset, length } | VfsOp::Write { offset, length } => (*offset, *length),
+            _ => (None, None),
+        };
+        VfsOperation {
+            op: self.op.kind(),
+            mount: self.mount.clone(),
+            path: self.path.clone(),
+            new_path: match &self.op {
+                VfsOp::Rename { to } => Some(to.clone()),
+                _ => None,
+            },
+            cid: self.cid.clone(),
+            offset,
+            length,
+            size: self.size,
+            ok: self.ok,
+            latency_us: self.latency_us,
+        }
+    }
+
     /// A successful event of `op` at `path` under `mount`, with nothing else known.
     pub fn new(op: VfsOp, mount: impl Into<String>, path: impl Into<String>, ts: Timestamp) -> Self {
         Self {

@@ -21,7 +21,8 @@
 //! - `pindex vfs replay JOURNAL... [--follow] [--format F]`: [`replay_source`] with a [`DirCheckpoints`]
 //!   under the data directory, then [`run`].
 //! - `pindex cid FILE... [--cid-version V]`: [`cid_of_file`] (its `Display` is what `ipfs add -Q` prints).
-//! - `pindex vfs`: [`summarize`]; operation counts exist only as [`OpStats`] of a running adapter.
+//! - `pindex vfs`: [`summarize`] for mounts and paths, and the store's metrics (`vfs_last_day`) for the
+//!   operations of the last day.
 //!
 //! # Exactly once
 //!
@@ -37,12 +38,14 @@
 //! a chunk ending at its then-end was applied: cut again from scratch, that chunk spans more lines, gets
 //! another id and is applied a second time. pin-core offers no way to ask which batches it holds.
 //!
-//! # What pin-core lacks
+//! # What reaches the store
 //!
-//! pin-core has no event that adds or removes one VFS path of a pin, nor one for a VFS operation with its
-//! latency and outcome. The adapter reads the pin and upserts it with its path list changed, records reads
-//! and writes as accesses (with path and latency), and keeps per-operation counts in memory
-//! ([`OpStats`]); other operations are not stored.
+//! Every operation, failed ones included, is handed to the store as a `pin_core::VfsOperation` event: the
+//! store logs it (`vfs_events`) and counts it per kind and mount for the last day. Successful operations
+//! also become pin events: reads and writes are accesses (with path and latency); creates, writes with new
+//! content, renames and deletes change pins. pin-core has no event that adds or removes one VFS path of a
+//! pin, so for those the adapter reads the pin and upserts it with its path list changed. The adapter also
+//! keeps the totals of its own run in memory ([`OpStats`]).
 //!
 //! This crate depends on pin-core only among the workspace crates and never writes Parquet.
 

@@ -118,6 +118,84 @@ fn a_journal_replayed_twice_records_each_event_once() {
     assert!(stderr(&o).contains("bad.ndjson:2"), "{}", stderr(&o));
 }
 
+/// `pindex vfs` shows the operations of the last 24 h by kind, with success rate and latency, and the bytes
+/// read and written per mount; older operations are only in `vfs_events`.
+#[test]
+fn vfs_reports_the_operations_of_the_last_day() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let j = dir.path().join("ops.ndjson");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let old = now - 3 * 86_400_000;
+    let lines = [
+        r#"{"pindex_vfs_journal":1,"journal_id":"ops-test"}"#.to_owned(),
+        format!(r#"{{"ts":{old},"op":"create","mount":"/photos","path":"/photos/old.jpg","cid":"{HELLO}","size":12}}"#),
+        format!(
+            r#"{{"ts":{},"op":"create","mount":"/photos","path":"/photos/a.jpg","cid":"{HELLO}","size":12}}"#,
+            now - 5000
+        ),
+        format!(
+            r#"{{"ts":{},"op":"read","mount":"/photos","path":"/photos/a.jpg","offset":0,"length":12,"latency_us":100}}"#,
+            now - 4000
+        ),
+        format!(
+            r#"{{"ts":{},"op":"read","mount":"/photos","path":"/photos/a.jpg","offset":0,"length":6,"latency_us":300}}"#,
+            now - 3000
+        ),
+        format!(
+            r#"{{"ts":{},"op":"write","mount":"/photos","path":"/photos/a.jpg","offset":0,"length":20,"size":20,"ok":false}}"#,
+            now - 2000
+        ),
+    ];
+    std::fs::write(&j, lines.join("\n") + "\n").unwrap();
+    ok(&pindex(&data, &["vfs", "replay", j.to_str().unwrap()]));
+    let v: serde_json::Value = serde_json::from_str(&ok(&pindex(&data, &["vfs", "--format", "json"]))).unwrap();
+    let ops = v["operations_last_day"].as_array().unwrap();
+    let op = |name: &str| ops.iter().find(|o| o["op"] == name).cloned().unwrap_or_default();
+    assert_eq!(
+        op("create")["count"],
+        1,
+        "the create of three days ago is outside the window: {v}"
+    );
+    assert_eq!(
+        (op("read")["count"].as_u64(), op("read")["failed"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(op("read")["mean_latency_us"], 200.0);
+    assert_eq!(op("read")["max_latency_us"], 300);
+    assert_eq!(
+        (op("write")["count"].as_u64(), op("write")["success_rate"].as_f64()),
+        (Some(1), Some(0.0))
+    );
+    let io = &v["io_last_day"][0];
+    assert_eq!(
+        (
+            io["mount"].as_str(),
+            io["bytes_read"].as_u64(),
+            io["bytes_written"].as_u64()
+        ),
+        (Some("/photos"), Some(18), Some(0))
+    );
+    let table = ok(&pindex(&data, &["vfs", "--format", "table"]));
+    assert!(table.contains("VFS operations in the last 24 h"), "{table}");
+    assert!(
+        table.contains("read               2  100.00% ok  latency mean 200 µs, max 300 µs"),
+        "{table}"
+    );
+    assert!(table.contains("write              1    0.00% ok"), "{table}");
+    let all = ok(&pindex(
+        &data,
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM vfs_events"],
+    ));
+    assert!(
+        all.contains("\n5"),
+        "every operation, old ones too, is in vfs_events: {all}"
+    );
+}
+
 /// Kills the child if the test fails before it exits.
 struct Reaper(Child);
 

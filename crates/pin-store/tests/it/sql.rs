@@ -145,3 +145,44 @@ async fn every_cid_spelling_survives_flush_and_compaction() {
         }
     }
 }
+
+/// `vfs_events` holds every VFS operation, flushed (one segment per day) or still in memory, across a
+/// restart; the operations make no pin.
+#[tokio::test]
+async fn vfs_events_log_every_operation_across_days_and_restarts() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path()).await;
+    let op = |i: i64, kind: pin_core::VfsOpKind, ok: bool| {
+        let mut v = pin_core::VfsOperation::new(kind, "/data", format!("/data/f{i}"));
+        v.ok = ok;
+        v.length = Some(10 * i as u64);
+        Event {
+            ts: T0.plus_millis(i * 43_200_000),
+            kind: EventKind::Vfs(Box::new(v)),
+        }
+    };
+    use pin_core::VfsOpKind::{Create, Read, Write};
+    store
+        .apply(batch(vec![
+            op(0, Create, true),
+            op(1, Read, true),
+            op(2, Read, false),
+            op(3, Write, true),
+        ]))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    store.apply(batch(vec![op(4, Read, true)])).await.unwrap();
+    let q = "SELECT op, count(*) AS n, sum(CASE WHEN ok THEN 0 ELSE 1 END) AS failed, sum(length) AS bytes \
+             FROM vfs_events GROUP BY op ORDER BY op";
+    let before = table(&store, q).await;
+    assert!(before.contains("| read   | 3 | 1      | 70    |"), "{before}");
+    assert!(before.contains("| create | 1 | 0      | 0     |"), "{before}");
+    assert!(before.contains("| write  | 1 | 0      | 30    |"), "{before}");
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("store/vfs")).unwrap().collect();
+    assert_eq!(files.len(), 2, "one partition per day of the flushed operations");
+    assert_eq!(store.metrics().await.unwrap().total_pins, 0);
+    drop(store);
+    let store = open(dir.path()).await;
+    assert_eq!(table(&store, q).await, before);
+}

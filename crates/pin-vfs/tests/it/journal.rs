@@ -376,3 +376,55 @@ async fn a_writer_reopening_after_a_torn_line_does_not_swallow_the_next_one() {
         "the line after it, applied"
     );
 }
+
+/// Every operation reaches the store's VFS log, failed ones included, exactly once however often the
+/// journal is replayed; `pindex vfs` reads these totals.
+#[tokio::test]
+async fn every_operation_is_logged_once_with_its_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vfs.ndjson");
+    let now = 1_700_000_000_000;
+    let mut w = JournalWriter::open(&path, "ops").unwrap();
+    w.append(
+        &VfsEvent::new(VfsOp::Create, "/data", "/data/a.txt", Timestamp(now - 5000))
+            .with_cid(cid("a"))
+            .with_size(10),
+    )
+    .unwrap();
+    for i in 0..4 {
+        let mut e = read_a(now - 4000 + i);
+        e.latency_us = Some(100 * (i as u64 + 1));
+        w.append(&e).unwrap();
+    }
+    let mut failed = VfsEvent::new(
+        VfsOp::Rename {
+            to: "/data/b.txt".into(),
+        },
+        "/data",
+        "/data/a.txt",
+        Timestamp(now - 1000),
+    );
+    failed.ok = false;
+    w.append(&failed).unwrap();
+    w.sync().unwrap();
+    let store = store();
+    for _ in 0..2 {
+        replay(&path, &store, Arc::new(MemoryCheckpoints::new()), 2).await;
+    }
+    let v = store.metrics().await.unwrap().vfs_last_day;
+    let count = |k: pin_vfs::OpKind| v.by_op.get(&k).map(|c| (c.count, c.failed));
+    assert_eq!(count(pin_vfs::OpKind::Create), Some((1, 0)));
+    assert_eq!(count(pin_vfs::OpKind::Read), Some((4, 0)));
+    assert_eq!(
+        count(pin_vfs::OpKind::Rename),
+        Some((1, 1)),
+        "the failed rename is logged"
+    );
+    assert_eq!(v.by_op[&pin_vfs::OpKind::Read].latency_us_max, 400);
+    assert_eq!(v.by_mount["/data"].bytes_read, 4);
+    assert_eq!(
+        paths(&store, &cid("a")).await,
+        ["/data/a.txt"],
+        "the failed rename moved nothing"
+    );
+}
