@@ -3,7 +3,7 @@
 //! - [`VfsEvent`]: one VFS operation (create, write, read, truncate, delete, rename, mount, unmount,
 //!   metadata) with its path, mount point, CID where known, size, time and source position.
 //! - [`EventSource`]: the one trait behind every source: [`JournalSource`] (Pindex's NDJSON journal, see
-//!   `docs/formats-vfs.md`), [`IpfsKitSource`] (ipfs_kit_py's `journal_*.json`), [`DirWatcher`] (a live
+//!   `docs/formats.md`), [`IpfsKitSource`] (ipfs_kit_py's `journal_*.json`), [`DirWatcher`] (a live
 //!   directory as a mount point) and [`ChannelSource`] (events from the embedding program).
 //! - [`Adapter`]: keeps a [`PathIndex`] and turns VFS events into pin-core events, applied in batches to any
 //!   `Arc<dyn PinStore>`; [`run`] feeds a source to it until the source ends or a [`Stop`] is requested.

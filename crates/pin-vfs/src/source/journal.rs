@@ -1,6 +1,6 @@
 //! Pindex's NDJSON VFS journal: the format, a writer, and a source that replays it exactly once.
 //!
-//! The format is documented in `docs/formats-vfs.md`. In short: one JSON object per line, each ending with
+//! The format is documented in `docs/formats.md`. In short: one JSON object per line, each ending with
 //! `\n`; an optional first line `{"pindex_vfs_journal":1,"journal_id":"…"}` names the journal; every other
 //! line is an operation such as
 //! `{"ts":1732530000000,"op":"write","mount":"/data","path":"/data/a.bin","cid":"Qm…","size":5,"offset":0,"length":5}`.

@@ -262,7 +262,7 @@ pub enum JournalFormat {
     /// anything else Pindex NDJSON.
     #[default]
     Auto,
-    /// Pindex's NDJSON journal (`docs/formats-vfs.md`).
+    /// Pindex's NDJSON journal (`docs/formats.md`).
     Pindex,
     /// ipfs_kit_py's `journal_*.json` files (or a directory of them).
     IpfsKit,
