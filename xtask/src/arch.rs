@@ -59,6 +59,12 @@ const RULES: &[CrateRule] = &[
         why: "pin-store implements pin-core's PinStore and knows nothing of VFS sources or tier policy",
     },
     CrateRule {
+        krate: "pin-api",
+        workspace: WorkspaceDeps::Only(&["pin-core", "pin-tiers"]),
+        forbidden: &["object_store", "parquet", "arrow"],
+        why: "pin-api serves any PinStore over HTTP through the trait and never touches storage itself",
+    },
+    CrateRule {
         krate: "pin-cli",
         workspace: WorkspaceDeps::Any,
         forbidden: &[],

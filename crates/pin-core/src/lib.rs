@@ -8,6 +8,7 @@ mod cid;
 mod error;
 mod event;
 pub mod fold;
+pub mod interchange;
 mod memory;
 pub mod metrics;
 mod model;
