@@ -10,10 +10,10 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use pin_core::{Metrics, Timestamp};
+use pin_core::{Metrics, Timestamp, VfsTotals};
 
 use crate::error::ApiError;
-use crate::json::rfc3339;
+use crate::json::{MountIoRow, OpRow, rfc3339};
 use crate::reports::{HourCount, Reports, SeriesPoint, TopPin};
 use crate::state::{ApiState, ReportStatus};
 
@@ -64,6 +64,22 @@ pub(crate) fn human_bytes(n: u64) -> String {
     }
 }
 
+/// A latency in microseconds with a readable unit: `850 µs`, `12.5 ms`, `3.20 s`.
+fn human_us(us: f64) -> String {
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else if us < 1_000_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{:.2} s", us / 1_000_000.0)
+    }
+}
+
+/// A share as a percentage with two decimals, rounded down so that any failure shows below 100%.
+fn percent_floor(share: f64) -> String {
+    format!("{:.2}%", (share * 10_000.0).floor() / 100.0)
+}
+
 /// `YYYY-MM-DD HH:MM` UTC, for axis labels.
 fn short(t: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(t.0)
@@ -89,6 +105,9 @@ svg text{font:11px system-ui,sans-serif;fill:var(--muted)}.legend span{display:i
 .sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin-right:.3rem}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2rem 1rem;margin:0}dt{color:var(--muted)}dd{margin:0;font-variant-numeric:tabular-nums}
 footer{padding:0 1.5rem 1rem;color:var(--muted);font-size:.8rem}
+.pair{display:flex;flex-wrap:wrap;gap:0 2rem}.pair>div{flex:1 1 auto}h3{font-size:.85rem;margin:.2rem 0 .3rem;color:var(--muted)}
+main{container-type:inline-size}
+@container (min-width:1172px) and (max-width:1567.9px){section.span2{grid-column:span 2}}
 ";
 
 fn render(m: &Metrics, status: &ReportStatus, state: &ApiState) -> String {
@@ -140,7 +159,6 @@ fn render(m: &Metrics, status: &ReportStatus, state: &ApiState) -> String {
             top_table(&mut h, "hottest-pins", "Hottest pins", &r.dashboard.hottest);
             top_table(&mut h, "largest-pins", "Largest pins", &r.dashboard.largest);
             recent_vfs(&mut h, r);
-            plan(&mut h, r);
         }
         None => {
             for title in [
@@ -148,15 +166,16 @@ fn render(m: &Metrics, status: &ReportStatus, state: &ApiState) -> String {
                 "Accesses per hour, last 24 hours",
                 "Hottest pins",
                 "Recent VFS activity",
-                "Current plan",
             ] {
-                let _ = write!(
-                    h,
-                    "<section><h2>{title}</h2><p class=\"muted\">The first pass over the store is still running; \
-                     this page reloads by itself.</p></section>"
-                );
+                pending(&mut h, title);
             }
         }
+    }
+    // From the store's metrics, so shown before the first pass too.
+    vfs_operations(&mut h, &m.vfs_last_day);
+    match reports {
+        Some(r) => plan(&mut h, r),
+        None => pending(&mut h, "Current plan"),
     }
     let _ = write!(
         h,
@@ -169,6 +188,15 @@ fn render(m: &Metrics, status: &ReportStatus, state: &ApiState) -> String {
             .unwrap_or_default()
     );
     h
+}
+
+/// A panel whose report the first pass has not computed yet.
+fn pending(h: &mut String, title: &str) {
+    let _ = write!(
+        h,
+        "<section><h2>{title}</h2><p class=\"muted\">The first pass over the store is still running; \
+         this page reloads by itself.</p></section>"
+    );
 }
 
 fn card(h: &mut String, id: &str, label: &str, value: u64, shown: &str, sub: &str) {
@@ -470,6 +498,83 @@ fn recent_vfs(h: &mut String, r: &Reports) {
     h.push_str("</table></section>");
 }
 
+/// VFS operations of the last day per kind, and the bytes of the successful reads and writes per mount
+/// point, from the store's minute buckets.
+fn vfs_operations(h: &mut String, totals: &VfsTotals) {
+    let ops = OpRow::all(totals);
+    let io = MountIoRow::all(totals);
+    h.push_str("<section class=\"span2\"><h2>VFS operations, last 24 h</h2>");
+    if ops.is_empty() {
+        h.push_str(
+            "<p class=\"muted\" id=\"vfs-ops\" data-rows=\"0\" data-count=\"0\" data-failed=\"0\">\
+             No VFS operation in the last 24 hours.</p></section>",
+        );
+        return;
+    }
+    let count: u64 = ops.iter().map(|o| o.count).sum();
+    let failed: u64 = ops.iter().map(|o| o.failed).sum();
+    let _ = write!(
+        h,
+        "<div class=\"pair\"><div><h3>by kind, with latencies</h3><table id=\"vfs-ops\" data-rows=\"{}\" data-count=\"{count}\" data-failed=\"{failed}\">\
+         <tr><th>op</th><th class=\"num\">count</th><th class=\"num\">failed</th><th class=\"num\">success</th>\
+         <th class=\"num\" title=\"mean latency\">mean</th><th class=\"num\" title=\"largest latency\">max</th></tr>",
+        ops.len()
+    );
+    for o in &ops {
+        let raw = |v: Option<String>| v.unwrap_or_default();
+        let shown = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+        let _ = write!(
+            h,
+            "<tr data-op=\"{op}\" data-count=\"{count}\" data-failed=\"{failed}\" data-success-rate=\"{rate}\" \
+             data-mean-latency-us=\"{mean_raw}\" data-max-latency-us=\"{max_raw}\"><td>{op}</td><td class=\"num\">{count}</td>\
+             <td class=\"num{warn}\">{failed}</td><td class=\"num\">{rate_shown}</td><td class=\"num\">{mean}</td><td class=\"num\">{max}</td></tr>",
+            op = o.op,
+            count = o.count,
+            failed = o.failed,
+            rate = o.success_rate,
+            mean_raw = raw(o.mean_latency_us.map(|v| v.to_string())),
+            max_raw = raw(o.max_latency_us.map(|v| v.to_string())),
+            warn = if o.failed > 0 { " warn" } else { "" },
+            rate_shown = percent_floor(o.success_rate),
+            mean = shown(o.mean_latency_us.map(human_us)),
+            max = shown(o.max_latency_us.map(|v| human_us(v as f64))),
+        );
+    }
+    h.push_str("</table></div><div><h3>bytes per mount point</h3>");
+    if io.is_empty() {
+        h.push_str("<p class=\"muted\" id=\"vfs-io\" data-rows=\"0\">No successful read or write.</p>");
+    } else {
+        let _ = write!(
+            h,
+            "<table id=\"vfs-io\" data-rows=\"{}\"><tr><th>mount</th><th class=\"num\">reads</th><th class=\"num\">read</th>\
+             <th class=\"num\">writes</th><th class=\"num\">written</th></tr>",
+            io.len()
+        );
+        for m in &io {
+            let _ = write!(
+                h,
+                "<tr data-mount=\"{mount}\" data-reads=\"{reads}\" data-bytes-read=\"{read}\" data-writes=\"{writes}\" \
+                 data-bytes-written=\"{written}\"><td class=\"path\" title=\"{mount}\">{mount}</td><td class=\"num\">{reads}</td>\
+                 <td class=\"num\" title=\"{read} bytes\">{read_shown}</td><td class=\"num\">{writes}</td>\
+                 <td class=\"num\" title=\"{written} bytes\">{written_shown}</td></tr>",
+                mount = esc(&m.mount),
+                reads = m.reads,
+                read = m.bytes_read,
+                writes = m.writes,
+                written = m.bytes_written,
+                read_shown = human_bytes(m.bytes_read),
+                written_shown = human_bytes(m.bytes_written),
+            );
+        }
+        h.push_str("</table>");
+    }
+    let _ = write!(
+        h,
+        "</div></div><p class=\"muted\">{count} operations, {failed} failed, in the 1440 minutes up to now; \
+         bytes are those of the successful reads and writes. Counted by the store as it writes.</p></section>"
+    );
+}
+
 fn plan(h: &mut String, r: &Reports) {
     let p = &r.plan;
     let t = &p.totals;
@@ -538,5 +643,15 @@ mod tests {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(12), "12 B");
+    }
+
+    #[test]
+    fn latencies_and_shares_read_well() {
+        assert_eq!(human_us(850.4), "850 µs");
+        assert_eq!(human_us(12_500.0), "12.5 ms");
+        assert_eq!(human_us(3_200_000.0), "3.20 s");
+        assert_eq!(percent_floor(1.0), "100.00%");
+        assert_eq!(percent_floor(2.0 / 3.0), "66.66%");
+        assert_eq!(percent_floor(0.99999), "99.99%", "a failure never shows as 100%");
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat};
-use pin_core::{AccessRecord, HistoryEntry, PinView, Tier, Timestamp};
+use pin_core::{AccessRecord, HistoryEntry, PinView, Tier, Timestamp, VfsTotals};
 use serde::Serialize;
 
 /// RFC 3339 in UTC with milliseconds: `2026-11-25T11:30:00.123Z` (milliseconds since the epoch when out
@@ -193,5 +193,61 @@ impl TrackReport {
                 })
                 .collect(),
         }
+    }
+}
+
+/// VFS operations of one kind, as `pindex vfs --format json` prints them under `operations_last_day`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct OpRow {
+    pub(crate) op: &'static str,
+    pub(crate) count: u64,
+    pub(crate) failed: u64,
+    pub(crate) success_rate: f64,
+    pub(crate) mean_latency_us: Option<f64>,
+    pub(crate) max_latency_us: Option<u64>,
+}
+
+impl OpRow {
+    /// One row per kind counted in `totals`, in the kinds' order.
+    pub(crate) fn all(totals: &VfsTotals) -> Vec<Self> {
+        totals
+            .by_op
+            .iter()
+            .map(|(k, c)| Self {
+                op: k.as_str(),
+                count: c.count,
+                failed: c.failed,
+                success_rate: c.success_rate(),
+                mean_latency_us: c.mean_latency_us(),
+                max_latency_us: (c.latency_samples > 0).then_some(c.latency_us_max),
+            })
+            .collect()
+    }
+}
+
+/// Bytes moved through one mount point, as `pindex vfs --format json` prints them under `io_last_day`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MountIoRow {
+    pub(crate) mount: String,
+    pub(crate) reads: u64,
+    pub(crate) bytes_read: u64,
+    pub(crate) writes: u64,
+    pub(crate) bytes_written: u64,
+}
+
+impl MountIoRow {
+    /// One row per mount point in `totals`, by name.
+    pub(crate) fn all(totals: &VfsTotals) -> Vec<Self> {
+        totals
+            .by_mount
+            .iter()
+            .map(|(m, io)| Self {
+                mount: m.clone(),
+                reads: io.reads,
+                bytes_read: io.bytes_read,
+                writes: io.writes,
+                bytes_written: io.bytes_written,
+            })
+            .collect()
     }
 }

@@ -3,8 +3,8 @@
 //! or runs with [`serve`].
 //!
 //! The crate talks to the store only through `Arc<dyn PinStore>`. Requests read the store's O(1)
-//! [`metrics`](PinStore::metrics), point lookups and bounded listings; everything that needs a full pass
-//! (VFS summary, analytics, the plan, the dashboard's series) comes from [`Reports`] that a
+//! [`metrics`](pin_core::PinStore::metrics), point lookups and bounded listings; everything that needs a full pass
+//! (VFS mount points, analytics, the plan, the dashboard's series) comes from [`Reports`] that a
 //! [`ReportSource`] computes in the background ([`ApiState::run_reports`]), so no request waits on a scan.
 //!
 //! ```no_run

@@ -14,7 +14,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use parking_lot::Mutex;
-use pin_core::{Metrics, Timestamp};
+use pin_core::{Metrics, Timestamp, VfsOpKind};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -187,6 +187,88 @@ fn gauge<V: prometheus_client::encoding::EncodeGaugeValue + Clone + std::fmt::De
     Ok(())
 }
 
+/// A gauge family with the label sets of `rows` (nothing is exported when `rows` is empty).
+fn gauge_family<
+    L: EncodeLabelSet,
+    V: prometheus_client::encoding::EncodeGaugeValue + Clone + std::fmt::Debug + Send + Sync + 'static,
+>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    rows: &[(L, V)],
+) -> Result<(), std::fmt::Error> {
+    let Some((_, v)) = rows.first() else {
+        return Ok(());
+    };
+    let mut metric = encoder.encode_descriptor(name, help, None, ConstGauge::new(v.clone()).metric_type())?;
+    for (labels, v) in rows {
+        ConstGauge::new(v.clone()).encode(metric.encode_family(labels)?)?;
+    }
+    Ok(())
+}
+
+/// A label value as the text format wants it: `prometheus-client` writes label values as given, and a mount
+/// point may hold a backslash, a double quote or a newline.
+fn label_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The VFS operations of the last day by kind (every kind, 0 when none was seen, so the series stay put)
+/// and the bytes moved per mount point and direction.
+fn vfs_gauges(encoder: &mut DescriptorEncoder<'_>, m: &Metrics) -> Result<(), std::fmt::Error> {
+    let v = &m.vfs_last_day;
+    let counter = |k: &VfsOpKind| v.by_op.get(k).copied().unwrap_or_default();
+    let count: Vec<_> = VfsOpKind::ALL
+        .iter()
+        .map(|k| ([("op", k.as_str())], counter(k).count))
+        .collect();
+    gauge_family(
+        encoder,
+        "pindex_vfs_operations_last_day",
+        "VFS operations in the last 1440 minutes (up to the current minute), by kind",
+        &count,
+    )?;
+    let failed: Vec<_> = VfsOpKind::ALL
+        .iter()
+        .map(|k| ([("op", k.as_str())], counter(k).failed))
+        .collect();
+    gauge_family(
+        encoder,
+        "pindex_vfs_operations_failed_last_day",
+        "Of those, the ones that failed, by kind",
+        &failed,
+    )?;
+    let mounts: Vec<(String, u64, u64)> = v
+        .by_mount
+        .iter()
+        .map(|(mount, io)| (label_value(mount), io.bytes_read, io.bytes_written))
+        .collect();
+    let bytes: Vec<_> = mounts
+        .iter()
+        .flat_map(|(mount, read, written)| {
+            [
+                ([("mount", mount.as_str()), ("direction", "read")], *read),
+                ([("mount", mount.as_str()), ("direction", "write")], *written),
+            ]
+        })
+        .collect();
+    gauge_family(
+        encoder,
+        "pindex_vfs_bytes_last_day",
+        "Bytes moved by the successful VFS reads and writes of the last 1440 minutes, by mount point and direction",
+        &bytes,
+    )
+}
+
 impl Collector for StoreCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snap = self.snapshot.lock();
@@ -250,6 +332,7 @@ impl Collector for StoreCollector {
                 "CIDs whose last access is within the last day",
                 &[(None, m.accessed_last_day)],
             )?;
+            vfs_gauges(&mut encoder, m)?;
         }
         if let Some(at) = snap.reports_as_of {
             gauge(
@@ -308,4 +391,15 @@ pub(crate) async fn track(State(state): State<ApiState>, req: Request, next: Nex
         .prom()
         .record(&method, &route, resp.status().as_u16(), began.elapsed().as_secs_f64());
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_for_the_text_format() {
+        assert_eq!(label_value("/data"), "/data");
+        assert_eq!(label_value("/a \"b\"\\c\nd"), "/a \\\"b\\\"\\\\c\\nd");
+    }
 }

@@ -1,4 +1,4 @@
-//! The reports that need a full pass over the store: VFS summary, analytics, the current plan and the
+//! The reports that need a full pass over the store: VFS mount points, analytics, the current plan and the
 //! dashboard's series. They are computed in the background (see [`ApiState::run_reports`]) and served from
 //! the latest computed copy, so no request waits on a scan.
 //!
@@ -32,7 +32,7 @@ pub struct Reports {
     /// The instant the reports describe.
     #[serde(serialize_with = "ts")]
     pub as_of: Timestamp,
-    /// `GET /v1/vfs`.
+    /// The mount points of `GET /v1/vfs`.
     pub vfs: VfsReport,
     /// `GET /v1/analytics`.
     pub analytics: AnalyticsReport,
@@ -42,7 +42,8 @@ pub struct Reports {
     pub dashboard: DashboardReport,
 }
 
-/// Mount points with their pins, as `pindex vfs --format json` prints them.
+/// Mount points with their pins, as `pindex vfs --format json` prints them under `mounts`. `GET /v1/vfs`
+/// adds that command's `operations_last_day` and `io_last_day` from the store's metrics at the request.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VfsReport {
     /// One row per mount point, by name.

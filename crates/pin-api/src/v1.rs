@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use crate::config::MAX_LIMIT;
 use crate::error::ApiError;
-use crate::json::{PinRecord, TrackReport, rfc3339};
+use crate::json::{MountIoRow, OpRow, PinRecord, TrackReport, rfc3339};
 use crate::psa::query_rejection;
-use crate::reports::{Reports, TopPin};
+use crate::reports::{MountRow, Reports, TopPin};
 use crate::state::ApiState;
 
 /// Pins `GET /v1/pins` returns without `limit`.
@@ -198,10 +198,27 @@ fn latest(state: &ApiState) -> Result<Arc<Reports>, ApiError> {
     })
 }
 
-/// `GET /v1/vfs`, from the latest reports.
+/// `GET /v1/vfs`: the object `pindex vfs --format json` prints, fields in its order.
+#[derive(Debug, Serialize)]
+struct VfsJson<'a> {
+    /// From the latest reports.
+    mounts: &'a [MountRow],
+    /// From the store's metrics at the request.
+    operations_last_day: Vec<OpRow>,
+    io_last_day: Vec<MountIoRow>,
+}
+
+/// `GET /v1/vfs`: mount points from the latest reports, operations of the last day from the store's O(1)
+/// metrics at the request.
 pub(crate) async fn vfs(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let r = latest(&state)?;
-    Ok(Json(&r.vfs).into_response())
+    let ops = state.store().metrics().await?.vfs_last_day;
+    Ok(Json(VfsJson {
+        mounts: &r.vfs.mounts,
+        operations_last_day: OpRow::all(&ops),
+        io_last_day: MountIoRow::all(&ops),
+    })
+    .into_response())
 }
 
 /// `GET /v1/analytics`, from the latest reports.

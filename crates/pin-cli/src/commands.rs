@@ -68,6 +68,24 @@ pub(crate) async fn run(command: Command, s: Settings) -> anyhow::Result<ExitCod
             apply,
             format,
         } => crate::tiers::plan(&s, &mut out, tiers.as_deref(), at, apply, s.format(format)).await?,
+        Command::Serve {
+            listen,
+            token_file,
+            delegates,
+            tiers,
+            report_interval,
+            reads,
+        } => {
+            let req = crate::serve::ServeRequest {
+                listen,
+                token_file,
+                delegates,
+                tiers,
+                report_interval: Duration::from_secs(report_interval),
+                open_reads: reads.map(|r| r == crate::ReadsPolicy::Open),
+            };
+            crate::serve::serve(&s, &mut out, req).await?
+        }
         Command::Analytics {
             top,
             tiers,

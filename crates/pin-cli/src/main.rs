@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod ingest;
 mod output;
+mod serve;
 mod tiers;
 mod vfs;
 
@@ -116,7 +117,7 @@ enum Command {
         #[command(flatten)]
         format: FormatArg,
     },
-    /// Read-only SQL over the tables pins, access_events and pin_history.
+    /// Read-only SQL over the tables pins, access_events, pin_history and vfs_events.
     Sql {
         query: String,
         #[command(flatten)]
@@ -192,6 +193,36 @@ enum Command {
     },
     /// Replay an access trace through cache policies, next to Belady's optimum and LRU.
     Simulate(SimulateArgs),
+    /// Serve the Pinning Service API, the JSON API, Prometheus metrics and a dashboard (docs/api.md).
+    ///
+    /// The token comes from --token-file, else PINDEX_TOKEN, else <DIR>/api-token (created, mode 0600).
+    /// Holds the writer lock; other pindex processes can read. SIGINT or SIGTERM drains and flushes.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// File holding the bearer token (never pass a token as an argument: other users can see it).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Multiaddr of the IPFS node that pins (repeat; 1 to 20), returned as `delegates`.
+        #[arg(
+            long = "delegate",
+            value_name = "MULTIADDR",
+            env = "PINDEX_DELEGATES",
+            value_delimiter = ','
+        )]
+        delegates: Vec<String>,
+        /// Tier table for the plan and analytics reports (default: the shipped table).
+        #[arg(long, value_name = "FILE")]
+        tiers: Option<PathBuf>,
+        /// Seconds between recomputations of the reports that scan every pin.
+        #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+        report_interval: u64,
+        /// Whether reads (/v1 GETs, /metrics, the dashboard) need the token: `open` or `token`
+        /// (default: open on a loopback address, token otherwise).
+        #[arg(long, value_enum, value_name = "POLICY")]
+        reads: Option<ReadsPolicy>,
+    },
     /// Fill a fresh data directory with a realistic synthetic workload, then print its metrics.
     Demo {
         /// Pins to create.
@@ -204,6 +235,15 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// Who may read through `pindex serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReadsPolicy {
+    /// Reads need no token.
+    Open,
+    /// Reads need the token, like writes.
+    Token,
 }
 
 #[derive(Debug, Args)]

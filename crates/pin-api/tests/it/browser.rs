@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use pin_api::serve;
 use pin_core::conformance::test_cid;
-use pin_core::{Event, EventKind, PinStatus, PinStore, Tier, Timestamp};
+use pin_core::{Event, EventKind, PinStatus, PinStore, Tier, Timestamp, VfsOpKind};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
-use crate::common::{H, access, cid, pin_event};
-use crate::dashboard::{attr_of, data_value};
+use crate::common::{H, access, cid, pin_event, vfs_op};
+use crate::dashboard::{attr_in, attr_of, data_value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// A store that looks like a small deployment: 240 pins created over 30 days on every tier, some
-/// unpinned, queued and failed, under two VFS mounts, read a few hundred times over the last day.
+/// unpinned, queued and failed, under two VFS mounts, read a few hundred times over the last day, with
+/// a thousand VFS operations of every kind over the last day (about one in thirty failed).
 async fn fill_realistic(h: &H) {
     let now = h.now();
     let mut events = Vec::new();
@@ -66,6 +67,27 @@ async fn fill_realistic(h: &H) {
         let path =
             (i % 3 == 0).then(|| format!("{}/file-{i:03}.bin", if i % 2 == 0 { "/datasets" } else { "/models" }));
         events.push(access(i, at, 4096 * (1 + rnd(64)), path.as_deref()));
+    }
+    let kinds = [
+        VfsOpKind::Read,
+        VfsOpKind::Read,
+        VfsOpKind::Read,
+        VfsOpKind::Write,
+        VfsOpKind::Create,
+        VfsOpKind::Metadata,
+        VfsOpKind::Rename,
+        VfsOpKind::Delete,
+        VfsOpKind::Truncate,
+    ];
+    for _ in 0..1000 {
+        let op = kinds[rnd(kinds.len() as u64) as usize];
+        let i = rnd(240);
+        let mount = if i % 2 == 0 { "/datasets" } else { "/models" };
+        let at = now.plus_millis(-(rnd(23 * 3_600_000) as i64));
+        let length = matches!(op, VfsOpKind::Read | VfsOpKind::Write).then(|| 4096 * (1 + rnd(256)));
+        let latency = (rnd(10) > 0).then(|| 50 + rnd(400) * (1 + rnd(4) * rnd(4)));
+        let path = format!("{mount}/file-{i:03}.bin");
+        events.push(vfs_op(at, op, mount, &path, length, latency, rnd(30) > 0));
     }
     events.sort_by_key(|e| e.ts);
     h.apply(events).await;
@@ -160,6 +182,40 @@ async fn dashboard_in_headless_chromium_on_127_0_0_1_shows_the_store_numbers() {
         Some(reports.plan.totals.moves.to_string())
     );
     assert!(dom.contains("id=\"recent-vfs\""));
+    // VFS operations of the last day, from the store's metrics.
+    let vfs = &m.vfs_last_day;
+    let total: u64 = vfs.by_op.values().map(|c| c.count).sum();
+    let failed: u64 = vfs.by_op.values().map(|c| c.failed).sum();
+    assert_eq!(total, 1000, "every operation was in the last day");
+    assert!(failed > 0, "the fixture has failed operations");
+    assert_eq!(attr_of(&dom, "vfs-ops", "data-count"), Some(total.to_string()));
+    assert_eq!(attr_of(&dom, "vfs-ops", "data-failed"), Some(failed.to_string()));
+    for (k, c) in &vfs.by_op {
+        let marker = format!("data-op=\"{k}\"");
+        assert_eq!(
+            attr_in(&dom, "vfs-ops", &marker, "data-count"),
+            Some(c.count.to_string()),
+            "{k}"
+        );
+        assert_eq!(
+            attr_in(&dom, "vfs-ops", &marker, "data-success-rate"),
+            Some(c.success_rate().to_string()),
+            "{k}"
+        );
+    }
+    for (mount, io) in &vfs.by_mount {
+        let marker = format!("data-mount=\"{mount}\"");
+        assert_eq!(
+            attr_in(&dom, "vfs-io", &marker, "data-bytes-read"),
+            Some(io.bytes_read.to_string()),
+            "{mount}"
+        );
+        assert_eq!(
+            attr_in(&dom, "vfs-io", &marker, "data-bytes-written"),
+            Some(io.bytes_written.to_string()),
+            "{mount}"
+        );
+    }
     assert_eq!(attr_of(&dom, "reports-as-of", "data-ms"), Some(h.now().0.to_string()));
     // The page shows the pin the store calls hottest.
     assert!(dom.contains(&cid(0)) || !reports.dashboard.largest.is_empty());
@@ -168,7 +224,7 @@ async fn dashboard_in_headless_chromium_on_127_0_0_1_shows_the_store_numbers() {
         let mut args = base;
         args.push(format!("--user-data-dir={}", profile.path().display()));
         args.push(format!("--screenshot={path}"));
-        args.push("--window-size=1280,1000".into());
+        args.push("--window-size=1280,1700".into());
         args.push("--hide-scrollbars".into());
         args.push(url);
         chromium(&args).await;

@@ -10,7 +10,7 @@ use pin_api::{ApiConfig, ApiState, ScanReports, router};
 use pin_core::conformance::{T0, test_cid};
 use pin_core::{
     Access, AccessOp, Event, EventBatch, EventKind, ManualClock, MemoryPinStore, Pin, PinStatus, PinStore, Tier,
-    Timestamp,
+    Timestamp, VfsOpKind, VfsOperation,
 };
 use serde_json::Value;
 use tower::ServiceExt;
@@ -161,14 +161,36 @@ pub(crate) fn access(i: u64, at: Timestamp, bytes: u64, vfs_path: Option<&str>) 
     }
 }
 
+/// A VFS operation of `op` on `path` under `mount` at `at`: `length` bytes, `latency_us`, ok or failed.
+pub(crate) fn vfs_op(
+    at: Timestamp,
+    op: VfsOpKind,
+    mount: &str,
+    path: &str,
+    length: Option<u64>,
+    latency_us: Option<u64>,
+    ok: bool,
+) -> Event {
+    let mut o = VfsOperation::new(op, mount, path);
+    o.length = length;
+    o.latency_us = latency_us;
+    o.ok = ok;
+    Event {
+        ts: at,
+        kind: EventKind::Vfs(Box::new(o)),
+    }
+}
+
 /// A CIDv1 whose multihash is the identity hash of `data`.
 pub(crate) fn identity_cid(data: &[u8]) -> String {
     let mh = multihash::Multihash::<64>::wrap(0x00, data).expect("fits");
     cid::Cid::new_v1(0x55, mh).to_string()
 }
 
-/// A store filled with a known mix: 6 pinned pins over three tiers, 2 queued, 1 failed, 1 unpinned, and
-/// accesses within the last day, some through a VFS path.
+/// A store filled with a known mix: 6 pinned pins over three tiers, 2 queued, 1 failed, 1 unpinned,
+/// accesses within the last day, some through a VFS path, and VFS operations: within the last day, under
+/// `/datasets`, 3 reads of 100 bytes (latencies 40, 80 and 300 µs; the slowest failed), a create (no
+/// latency) and a write of 4096 bytes (200 µs); 25 hours ago, a read of a million bytes.
 pub(crate) async fn fill(h: &H) {
     let now = h.now();
     let t = |mins: i64| now.plus_millis(-mins * 60_000);
@@ -199,5 +221,14 @@ pub(crate) async fn fill(h: &H) {
     }
     events.push(access(3, t(90), 10, None));
     events.push(access(3, t(20), 10, None));
+    let d = |mins, op, len, lat, ok| vfs_op(t(mins), op, "/datasets", "/datasets/a.bin", len, lat, ok);
+    events.extend([
+        d(25 * 60, VfsOpKind::Read, Some(1_000_000), Some(10), true),
+        d(100, VfsOpKind::Read, Some(100), Some(40), true),
+        d(90, VfsOpKind::Read, Some(100), Some(80), true),
+        d(80, VfsOpKind::Read, Some(100), Some(300), false),
+        d(71, VfsOpKind::Create, None, None, true),
+        d(70, VfsOpKind::Write, Some(4096), Some(200), true),
+    ]);
     h.apply(events).await;
 }

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use pin_core::Timestamp;
+use pin_core::{PinStore, Timestamp, VfsOpKind};
 
-use crate::common::{H, fill};
+use crate::common::{H, fill, vfs_op};
 
 /// Parses the text format: every line is a comment, blank, or `name{labels} value`; returns samples by
 /// `name{labels}` as written.
@@ -57,6 +57,18 @@ async fn the_exposition_parses_and_carries_the_store_numbers() {
     gauges.set_wal_bytes(4096);
     gauges.set_segments(3, 1_000_000);
     gauges.set_last_compaction(Some(Timestamp(1_700_000_000_000)));
+    // A mount point with the characters a label value must escape.
+    let odd = "/odd \"mount\"\\";
+    h.apply(vec![vfs_op(
+        h.now(),
+        VfsOpKind::Write,
+        odd,
+        "/odd/x",
+        Some(5),
+        None,
+        true,
+    )])
+    .await;
     h.state.refresh_reports().await.unwrap();
 
     let r = h.call("GET", "/metrics", None).await;
@@ -78,6 +90,41 @@ async fn the_exposition_parses_and_carries_the_store_numbers() {
     assert_eq!(get("pindex_bytes"), 1_173_000.0);
     assert_eq!(get("pindex_accesses_total"), 7.0);
     assert_eq!(get("pindex_accessed_last_day"), 2.0);
+    // VFS operations of the last day, from the store's metrics (the fixture's read of 25 hours ago is out).
+    let vfs = h.store.metrics().await.unwrap().vfs_last_day;
+    for k in VfsOpKind::ALL {
+        let c = vfs.by_op.get(k).copied().unwrap_or_default();
+        assert_eq!(
+            get(&format!("pindex_vfs_operations_last_day{{op=\"{k}\"}}")),
+            c.count as f64,
+            "{k}"
+        );
+        assert_eq!(
+            get(&format!("pindex_vfs_operations_failed_last_day{{op=\"{k}\"}}")),
+            c.failed as f64,
+            "{k}"
+        );
+    }
+    assert_eq!(get("pindex_vfs_operations_last_day{op=\"read\"}"), 3.0);
+    assert_eq!(get("pindex_vfs_operations_failed_last_day{op=\"read\"}"), 1.0);
+    assert_eq!(
+        get("pindex_vfs_operations_last_day{op=\"rename\"}"),
+        0.0,
+        "every kind is exported"
+    );
+    assert_eq!(
+        get("pindex_vfs_bytes_last_day{mount=\"/datasets\",direction=\"read\"}"),
+        200.0
+    );
+    assert_eq!(
+        get("pindex_vfs_bytes_last_day{mount=\"/datasets\",direction=\"write\"}"),
+        4096.0
+    );
+    assert_eq!(
+        get("pindex_vfs_bytes_last_day{mount=\"/odd \\\"mount\\\"\\\\\",direction=\"write\"}"),
+        vfs.by_mount[odd].bytes_written as f64
+    );
+    assert!(r.text().contains("# TYPE pindex_vfs_bytes_last_day gauge"));
     assert_eq!(get("pindex_wal_bytes"), 4096.0);
     assert_eq!(get("pindex_segment_bytes"), 1_000_000.0);
     assert_eq!(get("pindex_segments"), 3.0);

@@ -4,10 +4,10 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use pin_core::conformance::test_cid;
-use pin_core::{PinStatus, PinStore, Tier};
+use pin_core::{PinStatus, PinStore, Tier, VfsOpKind};
 use serde_json::json;
 
-use crate::common::{H, cid, fill, pin_event};
+use crate::common::{H, cid, fill, pin_event, vfs_op};
 
 #[tokio::test]
 async fn metrics_have_the_fields_and_numbers_of_pindex_metrics() {
@@ -208,6 +208,70 @@ async fn reports_are_served_from_the_latest_background_pass() {
     assert_eq!(h.call("GET", "/v1/plan", None).await.json()["pins"], 9);
     h.state.refresh_reports().await.unwrap();
     assert_eq!(h.call("GET", "/v1/plan", None).await.json()["pins"], 10);
+}
+
+#[tokio::test]
+async fn vfs_has_the_fields_of_pindex_vfs_with_the_operations_as_of_the_request() {
+    let h = H::new();
+    fill(&h).await;
+    h.state.refresh_reports().await.unwrap();
+    let r = h.call("GET", "/v1/vfs", None).await;
+    let text = r.text();
+    let at = |k: &str| {
+        text.find(&format!("\"{k}\":"))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+    };
+    assert!(
+        at("mounts") < at("operations_last_day") && at("operations_last_day") < at("io_last_day"),
+        "the fields in the order of pindex vfs: {text}"
+    );
+    let v = r.json();
+    // From the fixture: the read of 25 hours ago is outside the window, the failed read moved no bytes.
+    assert_eq!(
+        v["operations_last_day"],
+        json!([
+            {"op": "create", "count": 1, "failed": 0, "success_rate": 1.0, "mean_latency_us": null, "max_latency_us": null},
+            {"op": "write", "count": 1, "failed": 0, "success_rate": 1.0, "mean_latency_us": 200.0, "max_latency_us": 200},
+            {"op": "read", "count": 3, "failed": 1, "success_rate": 2.0 / 3.0, "mean_latency_us": 140.0, "max_latency_us": 300},
+        ])
+    );
+    assert_eq!(
+        v["io_last_day"],
+        json!([{"mount": "/datasets", "reads": 2, "bytes_read": 200, "writes": 1, "bytes_written": 4096}])
+    );
+    // The same numbers as the store's metrics.
+    let m = h.store.metrics().await.unwrap().vfs_last_day;
+    let read = m.by_op[&VfsOpKind::Read];
+    assert_eq!(v["operations_last_day"][2]["success_rate"], json!(read.success_rate()));
+    assert_eq!(v["io_last_day"][0]["bytes_read"], m.by_mount["/datasets"].bytes_read);
+
+    // Operations are read at the request, not at the last pass: a new write shows at once...
+    h.apply(vec![vfs_op(
+        h.now(),
+        VfsOpKind::Write,
+        "/models",
+        "/models/m.bin",
+        Some(7),
+        None,
+        true,
+    )])
+    .await;
+    let v = h.call("GET", "/v1/vfs", None).await.json();
+    assert_eq!(v["operations_last_day"][1]["count"], 2);
+    assert_eq!(
+        v["io_last_day"][1],
+        json!({"mount": "/models", "reads": 0, "bytes_read": 0, "writes": 1, "bytes_written": 7})
+    );
+    assert_eq!(
+        v["mounts"].as_array().map(Vec::len),
+        Some(1),
+        "mounts stay as of the pass"
+    );
+    // ...and a day later the window is empty.
+    h.clock.advance(24 * 3_600_000);
+    let v = h.call("GET", "/v1/vfs", None).await.json();
+    assert_eq!(v["operations_last_day"], json!([]));
+    assert_eq!(v["io_last_day"], json!([]));
 }
 
 #[tokio::test]

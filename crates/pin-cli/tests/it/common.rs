@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A CID for test pin `i`: CIDv1 raw with a sha2-256 multihash of a digest built from `i`.
 pub(crate) fn cid(i: u64) -> String {
@@ -105,4 +105,14 @@ pub(crate) fn page_through(dir: &Path, args: &[&str], limit: usize) -> (Vec<serd
         assert!(pages < 10_000, "pagination does not end");
     }
     (rows, pages)
+}
+
+/// Kills the child if the test fails before it exits.
+pub(crate) struct Reaper(pub(crate) Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

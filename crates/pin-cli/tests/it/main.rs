@@ -9,6 +9,7 @@ mod formats;
 mod ingest;
 mod listing;
 mod record;
+mod serve;
 mod store;
 mod tiers;
 mod vfs;

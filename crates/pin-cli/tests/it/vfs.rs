@@ -1,12 +1,12 @@
 //! `cid`, `vfs replay`, `vfs` and `watch`.
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::common::{command, ok, pindex, stderr, stdout, track};
+use crate::common::{Reaper, command, ok, pindex, stderr, stdout, track};
 
 /// Byte `i` of the content the pin-vfs vectors were computed on: `(i mod 251) xor ((i >> 9) mod 256)`.
 fn pattern(n: usize) -> Vec<u8> {
@@ -194,16 +194,6 @@ fn vfs_reports_the_operations_of_the_last_day() {
         all.contains("\n5"),
         "every operation, old ones too, is in vfs_events: {all}"
     );
-}
-
-/// Kills the child if the test fails before it exits.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn paths_of(data: &Path) -> Vec<String> {
