@@ -21,6 +21,8 @@ tasks:
   ci [--no-fmt] [--no-clippy]  fmt check, clippy -D warnings, arch, then the tests
   test [args]                  the test suite (cargo nextest run, else cargo test); args are passed on
   bench [args] [-- criterion]  cargo bench -p pindex-benches; args are passed on, PINDEX_BENCH_PINS too
+  bench serve [--clients N] [--events N] [--preload N] [--chunk N]
+                               the load benchmark of `pindex serve` (release build)
   arch                         check the crate layering with cargo metadata
   tiering [args]               the tier engine's evidence (docs/tiering.md): policies against Belady's bound
   help                         this message";

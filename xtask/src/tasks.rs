@@ -1,5 +1,6 @@
 //! `ci`, `test` and `bench`.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -68,6 +69,7 @@ fn cargo_clippy() -> Command {
 /// The test suite: `cargo nextest run` when cargo-nextest is installed, else `cargo test`.
 /// `extra` goes after the standard arguments (a test filter, `--no-capture`, ...).
 pub(crate) fn test(extra: &[String]) -> Result<()> {
+    ensure_chromium()?;
     let mut command = if nextest_installed() {
         cmd::cargo(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
     } else {
@@ -78,6 +80,33 @@ pub(crate) fn test(extra: &[String]) -> Result<()> {
     cmd::run(&mut command)
 }
 
+/// Where the dashboard's browser test (`crates/pin-api/tests/it/browser.rs`) expects Debian's Chromium.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Installs Debian's `chromium` package (with sudo unless root) when [`CHROMIUM`] is missing, so the test
+/// suite runs on a fresh machine.
+fn ensure_chromium() -> Result<()> {
+    if Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    println!("{CHROMIUM} is missing; installing Debian's chromium for the dashboard's browser test");
+    let root = cmd::stdout(Command::new("id").arg("-u")).is_ok_and(|out| out.trim_ascii() == b"0");
+    let apt = |args: &[&str]| {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd::run(&mut c)
+    };
+    apt(&["update", "-qq"])
+        .and_then(|()| apt(&["install", "-y", "-qq", "--no-install-recommends", "chromium"]))
+        .context("installing chromium failed; install Debian's chromium package yourself (apt-get install chromium)")
+}
+
 fn nextest_installed() -> bool {
     cmd::succeeds(&mut cmd::cargo(["nextest", "--version"]))
 }
@@ -85,6 +114,22 @@ fn nextest_installed() -> bool {
 /// `cargo bench -p pindex-benches <args>`: arguments after `--` reach criterion,
 /// and `PINDEX_BENCH_PINS` reaches the benches through the inherited environment.
 pub(crate) fn bench(args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("serve") {
+        // The load benchmark of `pindex serve`: a binary, not a criterion bench (it reports percentiles
+        // of many concurrent clients, not the time of one routine).
+        let mut command = cmd::cargo([
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "pindex-benches",
+            "--bin",
+            "serve_load",
+            "--",
+        ]);
+        command.args(&args[1..]);
+        return cmd::run(&mut command);
+    }
     let mut command = cmd::cargo(["bench", "-p", "pindex-benches"]);
     command.args(args);
     if let Some(pins) = std::env::var_os("PINDEX_BENCH_PINS") {
