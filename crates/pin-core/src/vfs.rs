@@ -248,17 +248,23 @@ impl VfsTotals {
             return;
         }
         match op.op {
-            VfsOpKind::Read => {
-                let m = self.by_mount.entry(op.mount.clone()).or_default();
+            VfsOpKind::Read => self.mount_io(&op.mount, |m| {
                 m.reads += 1;
                 m.bytes_read = m.bytes_read.saturating_add(op.length.unwrap_or(0));
-            }
-            VfsOpKind::Write => {
-                let m = self.by_mount.entry(op.mount.clone()).or_default();
+            }),
+            VfsOpKind::Write => self.mount_io(&op.mount, |m| {
                 m.writes += 1;
                 m.bytes_written = m.bytes_written.saturating_add(op.length.or(op.size).unwrap_or(0));
-            }
+            }),
             _ => {}
+        }
+    }
+
+    /// Updates the totals of `mount`, copying its name only the first time it is seen.
+    fn mount_io(&mut self, mount: &str, update: impl FnOnce(&mut MountIo)) {
+        match self.by_mount.get_mut(mount) {
+            Some(m) => update(m),
+            None => update(self.by_mount.entry(mount.to_owned()).or_default()),
         }
     }
 

@@ -182,25 +182,26 @@ impl Adapter {
                 report.problems.push(Problem::at(event.pos.clone(), message));
                 continue;
             }
-            // Every operation is logged, failed ones too; only successful ones change pins.
-            let op = event.to_operation();
+            // Only successful operations change pins; every operation is logged, failed ones too.
+            if event.ok {
+                match tx.event(&event).await {
+                    Ok(attributed) => report.unattributed += usize::from(!attributed),
+                    Err(e) => {
+                        // The index may now be ahead of the store: rebuild it before the next batch.
+                        self.loaded = false;
+                        return Err(e);
+                    }
+                }
+            } else {
+                report.failed_ops += 1;
+            }
+            let ts = event.ts;
+            let op = event.into_operation();
             tx.stats.record(&op);
             tx.out.push(Event {
-                ts: event.ts,
+                ts,
                 kind: EventKind::Vfs(Box::new(op)),
             });
-            if !event.ok {
-                report.failed_ops += 1;
-                continue;
-            }
-            match tx.event(&event).await {
-                Ok(attributed) => report.unattributed += usize::from(!attributed),
-                Err(e) => {
-                    // The index may now be ahead of the store: rebuild it before the next batch.
-                    self.loaded = false;
-                    return Err(e);
-                }
-            }
         }
         let (pin_events, problems, stats) = tx.finish();
         report.problems.extend(problems);

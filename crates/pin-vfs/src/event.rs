@@ -77,20 +77,20 @@ impl VfsOp {
 
 impl VfsEvent {
     /// The operation as the store logs it (`vfs_events`).
-    pub fn to_operation(&self) -> VfsOperation {
+    pub fn into_operation(self) -> VfsOperation {
         let (offset, length) = match &self.op {
             VfsOp::Read { offset, length } | VfsOp::Write { offset, length } => (*offset, *length),
             _ => (None, None),
         };
         VfsOperation {
             op: self.op.kind(),
-            mount: self.mount.clone(),
-            path: self.path.clone(),
-            new_path: match &self.op {
-                VfsOp::Rename { to } => Some(to.clone()),
+            new_path: match self.op {
+                VfsOp::Rename { to } => Some(to),
                 _ => None,
             },
-            cid: self.cid.clone(),
+            mount: self.mount,
+            path: self.path,
+            cid: self.cid,
             offset,
             length,
             size: self.size,
