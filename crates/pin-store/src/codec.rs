@@ -220,7 +220,7 @@ pub(crate) static VFS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 pub(crate) type VfsRow = (Timestamp, u64, Box<VfsOperation>);
 
 /// Builds `vfs_events` rows.
-pub(crate) fn vfs_batch(rows: &[VfsRow]) -> Result<RecordBatch> {
+pub(crate) fn vfs_batch<'a>(rows: impl IntoIterator<Item = &'a VfsRow>) -> Result<RecordBatch> {
     let mut ts = ts_builder();
     let mut seq = UInt64Builder::new();
     let mut op = StringBuilder::new();
@@ -706,7 +706,7 @@ impl UnwrapTier for Option<Tier> {
 }
 
 /// Builds `access_events` rows.
-pub(crate) fn access_batch(rows: &[KeyedRow<AccessRecord>]) -> Result<RecordBatch> {
+pub(crate) fn access_batch<'a>(rows: impl IntoIterator<Item = &'a KeyedRow<AccessRecord>>) -> Result<RecordBatch> {
     let mut cid = StringBuilder::new();
     let mut ts = ts_builder();
     let mut seq = UInt64Builder::new();
@@ -754,7 +754,7 @@ fn append_cid(cid: &mut StringBuilder, form: &mut UInt8Builder, c: &Cid) {
 }
 
 /// Builds `pin_history` rows.
-pub(crate) fn history_batch(rows: &[KeyedRow<HistoryEntry>]) -> Result<RecordBatch> {
+pub(crate) fn history_batch<'a>(rows: impl IntoIterator<Item = &'a KeyedRow<HistoryEntry>>) -> Result<RecordBatch> {
     let mut cid = StringBuilder::new();
     let mut ts = ts_builder();
     let mut seq = UInt64Builder::new();

@@ -32,6 +32,11 @@ use crate::segment::{self, BaseSegment, SegmentWriter, Table};
 use crate::wal::{self, WalFile, WalRecord};
 
 pub(crate) type Key = Arc<[u8]>;
+/// A delta layer: fragments by key. A persistent map, so cloning a snapshot for a reader is O(1) and the
+/// writer's next change copies only the nodes on its path, never the whole layer.
+pub(crate) type Layer = imbl::OrdMap<Key, Fragment>;
+/// Rows of an append-only table not flushed yet; persistent for the same reason as [`Layer`].
+pub(crate) type Rows<T> = imbl::Vector<T>;
 
 /// How a store is opened.
 #[derive(Debug, Clone)]
@@ -76,11 +81,15 @@ impl StoreConfig {
 pub(crate) struct Snapshot {
     pub(crate) manifest: Arc<Manifest>,
     pub(crate) base: Option<Arc<BaseSegment>>,
-    pub(crate) flushed: Arc<BTreeMap<Key, Fragment>>,
-    pub(crate) mem: Arc<BTreeMap<Key, Fragment>>,
-    pub(crate) mem_access: Arc<Vec<codec::KeyedRow<AccessRecord>>>,
-    pub(crate) mem_history: Arc<Vec<codec::KeyedRow<HistoryEntry>>>,
-    pub(crate) mem_vfs: Arc<Vec<codec::VfsRow>>,
+    pub(crate) flushed: Layer,
+    pub(crate) mem: Layer,
+    pub(crate) mem_access: Rows<codec::KeyedRow<AccessRecord>>,
+    pub(crate) mem_history: Rows<codec::KeyedRow<HistoryEntry>>,
+    pub(crate) mem_vfs: Rows<codec::VfsRow>,
+    /// `(created_at, key)` of every pin the delta layers hold whole, newest first: an upper bound of the
+    /// pin's creation time (an older one in the base wins when they merge). Stale entries (a key whose
+    /// creation moved earlier) stay; newest-first listings skip keys they have seen.
+    pub(crate) newest: crate::newest::NewestIndex,
     pub(crate) metrics: MetricsState,
     pub(crate) batch_ids: HashSet<String>,
     pub(crate) seq: u64,
@@ -89,15 +98,15 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     fn apply_record(&mut self, rec: &WalRecord) {
-        let mem = Arc::make_mut(&mut self.mem);
-        let access = Arc::make_mut(&mut self.mem_access);
-        let history = Arc::make_mut(&mut self.mem_history);
+        let mem = &mut self.mem;
+        let access = &mut self.mem_access;
+        let history = &mut self.mem_history;
         for (i, event) in rec.events.iter().enumerate() {
             let seq = rec.first_seq + i as u64;
             let Some(cid) = event.cid() else {
                 if let EventKind::Vfs(op) = &event.kind {
                     self.metrics.record_vfs(event.ts, op);
-                    Arc::make_mut(&mut self.mem_vfs).push((event.ts, seq, op.clone()));
+                    self.mem_vfs.push_back((event.ts, seq, op.clone()));
                 }
                 continue;
             };
@@ -105,12 +114,16 @@ impl Snapshot {
                 Some((k, _)) => k.clone(),
                 None => Arc::from(cid.key()),
             };
-            mem.entry(key.clone()).or_default().apply(event, seq);
+            let fragment = mem.entry(key.clone()).or_default();
+            fragment.apply(event, seq);
+            if let (EventKind::Upsert(_), Some(pin)) = (&event.kind, &fragment.pin) {
+                self.newest.insert((std::cmp::Reverse(pin.created_at.0), key.clone()));
+            }
             if let Some(h) = HistoryEntry::from_event(event, seq) {
-                history.push((key.clone(), cid.clone(), h));
+                history.push_back((key.clone(), cid.clone(), h));
             }
             if let EventKind::Access(a) = &event.kind {
-                access.push((key, cid.clone(), AccessRecord::from_access(a, event.ts, seq)));
+                access.push_back((key, cid.clone(), AccessRecord::from_access(a, event.ts, seq)));
             }
         }
         self.metrics.apply(&rec.delta);
@@ -511,7 +524,7 @@ impl ParquetPinStore {
         }
         if !snap.mem_history.is_empty() {
             let rows = &snap.mem_history;
-            let batch = codec::history_batch(rows)?;
+            let batch = codec::history_batch(rows.iter())?;
             let seqs = minmax(rows.iter().map(|r| r.2.seq)).unwrap_or((0, 0));
             let ts = minmax(rows.iter().map(|r| r.2.ts));
             let path = format!("history/{version:020}.parquet");
@@ -532,25 +545,23 @@ impl ParquetPinStore {
         tracing::debug!(version, cut, "flushed");
         drop(snap);
         {
-            // Fold the memtable into the in-memory delta in place (no copy unless a reader holds it).
             let mut s = self.shared.write();
+            // Fold the memtable into the in-memory delta (a reader holding the old delta keeps its nodes).
             let mem = std::mem::take(&mut s.mem);
-            let mem = Arc::try_unwrap(mem).unwrap_or_else(|shared| (*shared).clone());
-            let flushed = Arc::make_mut(&mut s.flushed);
             for (k, f) in mem {
-                match flushed.get_mut(&k) {
+                match s.flushed.get_mut(&k) {
                     Some(old) => old.merge(&f),
                     None => {
-                        flushed.insert(k, f);
+                        s.flushed.insert(k, f);
                     }
                 }
             }
             // The in-memory histogram is pruned like the manifest's copy, so it stays bounded.
             s.metrics = m.metrics.clone();
             s.manifest = Arc::new(m);
-            s.mem_access = Arc::default();
-            s.mem_history = Arc::default();
-            s.mem_vfs = Arc::default();
+            s.mem_access = Rows::new();
+            s.mem_history = Rows::new();
+            s.mem_vfs = Rows::new();
             s.mem_events = 0;
         }
         // Every WAL file but the one just opened holds only events the manifest now covers.
@@ -593,7 +604,7 @@ impl ParquetPinStore {
         let mut top = crate::listing::TopCollector::default();
         let mut rows = PinRows::new();
         let mut max_seq = 0;
-        let mut merged = MergeIter::new(snap.base.clone(), None, snap.flushed.clone(), Arc::default()).await?;
+        let mut merged = MergeIter::new(snap.base.clone(), None, snap.flushed.clone(), Layer::new()).await?;
         while let Some((key, f)) = merged.next().await? {
             // A fragment with neither a pin nor accesses carries nothing once everything older is merged.
             if f.pin.is_none() && f.stats.access_count == 0 {
@@ -642,7 +653,8 @@ impl ParquetPinStore {
         let mut s = self.shared.write();
         s.manifest = Arc::new(m);
         s.base = base;
-        s.flushed = Arc::default();
+        s.flushed = Layer::new();
+        s.newest = crate::newest::index_of(&s.mem);
         Ok(())
     }
 
@@ -861,8 +873,8 @@ pub(crate) fn day_string(days: i64) -> String {
 async fn write_merged_delta(
     store: &Arc<dyn ObjectStore>,
     path: &str,
-    older: &BTreeMap<Key, Fragment>,
-    newer: &BTreeMap<Key, Fragment>,
+    older: &Layer,
+    newer: &Layer,
 ) -> Result<Option<SegmentMeta>> {
     if older.is_empty() && newer.is_empty() {
         return Ok(None);
@@ -967,9 +979,11 @@ async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> R
         (Some(meta), true) => read_recent(store, meta).await?,
         _ => RecentAccesses::default(),
     };
+    let flushed: Layer = flushed.into_iter().collect();
     let mut snap = Snapshot {
         base,
-        flushed: Arc::new(flushed),
+        newest: crate::newest::index_of(&flushed),
+        flushed,
         metrics: m.metrics.clone(),
         batch_ids: m.batch_ids.iter().cloned().collect(),
         seq: m.wal_seq,
@@ -1149,8 +1163,8 @@ pub(crate) struct MergeIter {
     batch: Option<datafusion::arrow::array::RecordBatch>,
     row: usize,
     after: Option<Key>,
-    flushed: Arc<BTreeMap<Key, Fragment>>,
-    mem: Arc<BTreeMap<Key, Fragment>>,
+    flushed: Layer,
+    mem: Layer,
     /// The delta layers are read lazily from here on (exclusive).
     delta_after: Option<Key>,
 }
@@ -1159,8 +1173,8 @@ impl MergeIter {
     pub(crate) async fn new(
         base: Option<Arc<BaseSegment>>,
         after: Option<Key>,
-        flushed: Arc<BTreeMap<Key, Fragment>>,
-        mem: Arc<BTreeMap<Key, Fragment>>,
+        flushed: Layer,
+        mem: Layer,
     ) -> Result<Self> {
         let (stream, base_path) = match &base {
             Some(b) => (
@@ -1313,6 +1327,9 @@ impl ParquetPinStore {
     async fn list_inner(&self, query: &PinQuery) -> Result<PinPage> {
         query.validate()?;
         if query.order == ListOrder::NewestFirst {
+            if let Some(pins) = self.newest_first(&query.filter, query.limit).await? {
+                return Ok(PinPage { pins, next: None });
+            }
             let mut rows = self
                 .sorted(&crate::listing::SortedQuery {
                     filter: query.filter.clone(),

@@ -25,7 +25,8 @@ use pin_core::{Cursor, Fragment, HOTNESS_HALF_LIFE_MS, NameMatch, PinFilter, Pin
 use crate::codec::{PINS_SCHEMA, PinColumns};
 use crate::engine::{Key, MergeIter, ParquetPinStore, Snapshot};
 use crate::error::{Error, Result};
-use crate::manifest::{BASE_TOP_K, BaseTop};
+use crate::manifest::{BASE_NEWEST_K, BASE_TOP_K, BaseTop};
+use crate::segment::unhex;
 
 /// A key-ordered listing of the pins matching a filter, read lazily from one snapshot.
 pub struct PinScan {
@@ -341,16 +342,6 @@ impl fmt::Display for SortCursor {
     }
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok()))
-        .collect()
-}
-
 /// A sorted listing request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortedQuery {
@@ -603,10 +594,11 @@ fn best_first<V: PartialOrd>(a: (&V, &[u8]), b: (&V, &[u8])) -> std::cmp::Orderi
         .then_with(|| a.1.cmp(b.1))
 }
 
-/// The best [`BASE_TOP_K`] of a stream of `(value, key)`, without allocating for the ones that cannot
-/// make it.
+/// The best `k` ([`BASE_TOP_K`] by default) of a stream of `(value, key)`, without allocating for the
+/// ones that cannot make it.
 #[derive(Debug)]
 struct Best<V> {
+    k: usize,
     items: Vec<(V, Key)>,
     /// The worst kept item once the list has been cut to size: anything not better is dropped at once.
     floor: Option<(V, Key)>,
@@ -614,7 +606,14 @@ struct Best<V> {
 
 impl<V> Default for Best<V> {
     fn default() -> Self {
+        Self::keeping(BASE_TOP_K)
+    }
+}
+
+impl<V> Best<V> {
+    fn keeping(k: usize) -> Self {
         Self {
+            k,
             items: Vec::new(),
             floor: None,
         }
@@ -629,15 +628,15 @@ impl<V: PartialOrd + Copy> Best<V> {
             return;
         }
         self.items.push((v, Key::from(key)));
-        if self.items.len() >= 2 * BASE_TOP_K {
+        if self.items.len() >= 2 * self.k {
             self.cut();
         }
     }
 
     fn cut(&mut self) {
         self.items.sort_by(|a, b| best_first((&a.0, &a.1), (&b.0, &b.1)));
-        self.items.truncate(BASE_TOP_K);
-        if self.items.len() == BASE_TOP_K {
+        self.items.truncate(self.k);
+        if self.items.len() == self.k {
             self.floor = self.items.last().cloned();
         }
     }
@@ -649,17 +648,33 @@ impl<V: PartialOrd + Copy> Best<V> {
 }
 
 /// Collects [`BaseTop`] while compaction writes a base segment.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TopCollector {
     live: u64,
+    pins: u64,
     largest: Best<u64>,
     hottest: Best<f64>,
+    newest: Best<i64>,
+}
+
+impl Default for TopCollector {
+    fn default() -> Self {
+        Self {
+            live: 0,
+            pins: 0,
+            largest: Best::default(),
+            hottest: Best::default(),
+            newest: Best::keeping(BASE_NEWEST_K),
+        }
+    }
 }
 
 impl TopCollector {
     /// Considers one row of the new base.
     pub(crate) fn offer(&mut self, key: &[u8], f: &Fragment) {
         let Some(pin) = &f.pin else { return };
+        self.pins += 1;
+        self.newest.offer(pin.created_at.0, key);
         if pin.status == PinStatus::Unpinned {
             return;
         }
@@ -675,6 +690,8 @@ impl TopCollector {
             live: self.live,
             largest: self.largest.finish(),
             hottest: self.hottest.finish(),
+            pins: Some(self.pins),
+            newest: self.newest.finish(),
         }
     }
 }

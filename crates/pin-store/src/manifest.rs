@@ -89,7 +89,18 @@ pub struct BaseTop {
     /// `(key as hex, hotness rank)` of the hottest accessed live pins; the rank is `log2(hotness) +
     /// hotness_at / half-life`, which orders pins as their hotness decayed to any common instant does.
     pub hottest: Vec<(String, f64)>,
+    /// Pins in the base, whatever their status (absent in manifests written before it existed, which
+    /// then answer no newest-first listing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pins: Option<u64>,
+    /// `(key as hex, created_at ms)` of the newest [`BASE_NEWEST_K`] pins of the base, whatever their status,
+    /// newest first, ties by ascending key: newest-first listings start here instead of scanning the base.
+    #[serde(default)]
+    pub newest: Vec<(String, i64)>,
 }
+
+/// How many pins [`BaseTop::newest`] keeps: enough for the first pages of a newest-first listing.
+pub(crate) const BASE_NEWEST_K: usize = 512;
 
 /// How many pins of each list [`BaseTop`] keeps.
 pub(crate) const BASE_TOP_K: usize = 100;

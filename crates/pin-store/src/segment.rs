@@ -292,7 +292,8 @@ pub(crate) async fn key_rows(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta, k
         .map_err(|e| corrupt(e.to_string()))
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+/// The bytes of a lower-case hex string, as `pin_core::hex` writes them.
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
