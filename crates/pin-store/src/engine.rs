@@ -33,8 +33,9 @@ use crate::wal::{self, WalFile, WalRecord};
 
 pub(crate) type Key = Arc<[u8]>;
 /// A delta layer: fragments by key. A persistent map, so cloning a snapshot for a reader is O(1) and the
-/// writer's next change copies only the nodes on its path, never the whole layer.
-pub(crate) type Layer = imbl::OrdMap<Key, Fragment>;
+/// writer's next change copies only the nodes on its path, never the whole layer. Fragments are behind an
+/// `Arc` so that nodes stay small (a fragment is over 500 bytes) and a shared node copies pointers.
+pub(crate) type Layer = imbl::OrdMap<Key, Arc<Fragment>>;
 /// Rows of an append-only table not flushed yet; persistent for the same reason as [`Layer`].
 pub(crate) type Rows<T> = imbl::Vector<T>;
 
@@ -114,7 +115,7 @@ impl Snapshot {
                 Some((k, _)) => k.clone(),
                 None => Arc::from(cid.key()),
             };
-            let fragment = mem.entry(key.clone()).or_default();
+            let fragment = Arc::make_mut(mem.entry(key.clone()).or_default());
             fragment.apply(event, seq);
             if let (EventKind::Upsert(_), Some(pin)) = (&event.kind, &fragment.pin) {
                 self.newest.insert((std::cmp::Reverse(pin.created_at.0), key.clone()));
@@ -138,10 +139,10 @@ impl Snapshot {
     fn delta_of(&self, key: &[u8]) -> Option<Fragment> {
         match (self.flushed.get(key), self.mem.get(key)) {
             (None, None) => None,
-            (Some(f), None) => Some(f.clone()),
-            (None, Some(m)) => Some(m.clone()),
+            (Some(f), None) => Some(Fragment::clone(f)),
+            (None, Some(m)) => Some(Fragment::clone(m)),
             (Some(f), Some(m)) => {
-                let mut out = f.clone();
+                let mut out = Fragment::clone(f);
                 out.merge(m);
                 Some(out)
             }
@@ -550,7 +551,7 @@ impl ParquetPinStore {
             let mem = std::mem::take(&mut s.mem);
             for (k, f) in mem {
                 match s.flushed.get_mut(&k) {
-                    Some(old) => old.merge(&f),
+                    Some(old) => Arc::make_mut(old).merge(&f),
                     None => {
                         s.flushed.insert(k, f);
                     }
@@ -893,21 +894,21 @@ async fn write_merged_delta(
                     a.next().unwrap_or_else(|| unreachable!()),
                     b.next().unwrap_or_else(|| unreachable!()),
                 );
-                let mut f = fa.clone();
+                let mut f = Fragment::clone(fa);
                 f.merge(fb);
                 (key, merged) = (k, std::borrow::Cow::Owned(f));
             }
             (Some((ka, _)), Some((kb, _))) if ka < kb => {
                 let (k, f) = a.next().unwrap_or_else(|| unreachable!());
-                (key, merged) = (k, std::borrow::Cow::Borrowed(f));
+                (key, merged) = (k, std::borrow::Cow::<Fragment>::Borrowed(f));
             }
             (Some(_), None) => {
                 let (k, f) = a.next().unwrap_or_else(|| unreachable!());
-                (key, merged) = (k, std::borrow::Cow::Borrowed(f));
+                (key, merged) = (k, std::borrow::Cow::<Fragment>::Borrowed(f));
             }
             (_, Some(_)) => {
                 let (k, f) = b.next().unwrap_or_else(|| unreachable!());
-                (key, merged) = (k, std::borrow::Cow::Borrowed(f));
+                (key, merged) = (k, std::borrow::Cow::<Fragment>::Borrowed(f));
             }
         }
         seqs = Some(seqs.map_or((merged.seq, merged.seq), |(lo, hi): (u64, u64)| {
@@ -979,7 +980,7 @@ async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> R
         (Some(meta), true) => read_recent(store, meta).await?,
         _ => RecentAccesses::default(),
     };
-    let flushed: Layer = flushed.into_iter().collect();
+    let flushed: Layer = flushed.into_iter().map(|(k, f)| (k, Arc::new(f))).collect();
     let mut snap = Snapshot {
         base,
         newest: crate::newest::index_of(&flushed),
@@ -1212,7 +1213,7 @@ impl MergeIter {
 
     /// The delta layers' fragment of `key`, folded, and move past it.
     fn take_delta(&mut self, key: Key) -> Fragment {
-        let mut f = self.flushed.get(&key).cloned().unwrap_or_default();
+        let mut f = self.flushed.get(&key).map(|f| Fragment::clone(f)).unwrap_or_default();
         if let Some(m) = self.mem.get(&key) {
             f.merge(m);
         }
