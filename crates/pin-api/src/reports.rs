@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pin_core::{AccessOp, AccessRecord, Cid, PinQuery, PinStatus, PinStore, PinView, Tier, Timestamp};
-use pin_tiers::{AnalyticsBuilder, PatternCounts, Plan, PlanInput, Ranked, TierTable};
+pub use pin_tiers::PlanTotals;
+use pin_tiers::{AnalyticsBuilder, PatternCounts, PlanInput, Ranked, TierTable};
 use serde::Serialize;
 
 use crate::json::{ts, ts_opt};
@@ -132,33 +133,6 @@ pub struct ReadShares {
     pub random_share: f64,
     /// See `sequential_share`.
     pub whole_share: f64,
-}
-
-/// A plan's totals, as `pindex plan --format json` prints them under `totals`.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanTotals {
-    /// Moves planned.
-    pub moves: u64,
-    /// Moves per reason (`promote`, `demote`, `drain`, `below_min_size`, `unknown_tier`, `cheaper`).
-    pub by_reason: BTreeMap<&'static str, u64>,
-    /// Bytes the moves transfer.
-    pub bytes_moved: u64,
-    /// The move budget.
-    pub budget_bytes: u64,
-    /// Moves left for a later run.
-    pub deferred_moves: u64,
-    /// Pins held by hysteresis or minimum residency.
-    pub locked_pins: u64,
-    /// Monthly cost before, dollars.
-    pub cost_per_month_before: f64,
-    /// Monthly cost after, dollars.
-    pub cost_per_month_after: f64,
-    /// Mean latency per expected hit before, ms.
-    pub mean_latency_ms_before: f64,
-    /// Mean latency per expected hit after, ms.
-    pub mean_latency_ms_after: f64,
-    /// Problems the plan could not solve.
-    pub warnings: Vec<String>,
 }
 
 /// The current plan, as `pindex plan --format json` prints it (moves capped at [`MAX_PLAN_MOVES`]).
@@ -490,7 +464,7 @@ impl ReportBuilder {
         let start = self.day_start();
         let analytics = self.analytics.finish();
         let p = pin_tiers::plan(&self.inputs, &self.table, now);
-        let totals = plan_totals(&p);
+        let totals = p.totals();
         let moves = p
             .moves
             .iter()
@@ -584,38 +558,6 @@ impl ReportBuilder {
             plan,
             dashboard,
         }
-    }
-}
-
-fn plan_totals(p: &Plan) -> PlanTotals {
-    let mut by_reason = BTreeMap::new();
-    for m in &p.moves {
-        *by_reason.entry(reason_name(m.reason)).or_insert(0u64) += 1;
-    }
-    PlanTotals {
-        moves: p.moves.len() as u64,
-        by_reason,
-        bytes_moved: p.bytes_moved,
-        budget_bytes: p.budget_bytes,
-        deferred_moves: p.deferred_moves,
-        locked_pins: p.locked_pins,
-        cost_per_month_before: p.cost_per_month_before,
-        cost_per_month_after: p.cost_per_month_after,
-        mean_latency_ms_before: p.mean_latency_ms_before,
-        mean_latency_ms_after: p.mean_latency_ms_after,
-        warnings: p.warnings.clone(),
-    }
-}
-
-fn reason_name(r: pin_tiers::MoveReason) -> &'static str {
-    use pin_tiers::MoveReason;
-    match r {
-        MoveReason::Promote => "promote",
-        MoveReason::Demote => "demote",
-        MoveReason::Drain => "drain",
-        MoveReason::BelowMinSize => "below_min_size",
-        MoveReason::UnknownTier => "unknown_tier",
-        MoveReason::Cheaper => "cheaper",
     }
 }
 

@@ -18,8 +18,8 @@ use pin_store::datafusion::arrow::array::{Array, AsArray};
 use pin_store::datafusion::arrow::compute::cast;
 use pin_store::datafusion::arrow::datatypes::{DataType, Int64Type};
 use pin_tiers::{
-    AnalyticsBuilder, Capacity, Layout, MoveReason, PatternCounts, PatternMix, Plan, PlanInput, PredictionQuality,
-    Ranked, TierTable, Trace,
+    AnalyticsBuilder, Capacity, Layout, MoveReason, PatternCounts, PatternMix, PlanInput, PlanTotals,
+    PredictionQuality, Ranked, TierTable, Trace,
 };
 use serde::Serialize;
 
@@ -179,21 +179,6 @@ struct TierRow {
 }
 
 #[derive(Debug, Serialize)]
-struct PlanTotals {
-    moves: u64,
-    by_reason: BTreeMap<&'static str, u64>,
-    bytes_moved: u64,
-    budget_bytes: u64,
-    deferred_moves: u64,
-    locked_pins: u64,
-    cost_per_month_before: f64,
-    cost_per_month_after: f64,
-    mean_latency_ms_before: f64,
-    mean_latency_ms_after: f64,
-    warnings: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
 struct PlanReport {
     at: String,
     tiers_file: Option<String>,
@@ -203,37 +188,6 @@ struct PlanReport {
     totals: PlanTotals,
     tiers: Vec<TierRow>,
     moves: Vec<MoveRow>,
-}
-
-fn reason_name(r: MoveReason) -> &'static str {
-    match r {
-        MoveReason::Promote => "promote",
-        MoveReason::Demote => "demote",
-        MoveReason::Drain => "drain",
-        MoveReason::BelowMinSize => "below_min_size",
-        MoveReason::UnknownTier => "unknown_tier",
-        MoveReason::Cheaper => "cheaper",
-    }
-}
-
-fn totals(p: &Plan) -> PlanTotals {
-    let mut by_reason = BTreeMap::new();
-    for m in &p.moves {
-        *by_reason.entry(reason_name(m.reason)).or_insert(0u64) += 1;
-    }
-    PlanTotals {
-        moves: p.moves.len() as u64,
-        by_reason,
-        bytes_moved: p.bytes_moved,
-        budget_bytes: p.budget_bytes,
-        deferred_moves: p.deferred_moves,
-        locked_pins: p.locked_pins,
-        cost_per_month_before: p.cost_per_month_before,
-        cost_per_month_after: p.cost_per_month_after,
-        mean_latency_ms_before: p.mean_latency_ms_before,
-        mean_latency_ms_after: p.mean_latency_ms_after,
-        warnings: p.warnings.clone(),
-    }
 }
 
 fn bounded(n: u64) -> Option<u64> {
@@ -302,7 +256,7 @@ pub(crate) async fn plan(
         pins,
         horizon_ms: table.planner.horizon_ms,
         applied: apply,
-        totals: totals(&p),
+        totals: p.totals(),
         tiers: p
             .tiers
             .iter()
@@ -563,7 +517,7 @@ pub(crate) async fn analytics(
         hottest: a.hottest,
         coldest: a.coldest,
         prediction: pred,
-        plan: totals(&p),
+        plan: p.totals(),
     };
     if format != Format::Table {
         write_report(out, format, &report)?;

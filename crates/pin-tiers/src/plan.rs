@@ -110,6 +110,70 @@ impl fmt::Display for MoveReason {
     }
 }
 
+impl MoveReason {
+    /// The snake_case name reports and JSON use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Promote => "promote",
+            Self::Demote => "demote",
+            Self::Drain => "drain",
+            Self::BelowMinSize => "below_min_size",
+            Self::UnknownTier => "unknown_tier",
+            Self::Cheaper => "cheaper",
+        }
+    }
+}
+
+/// A plan's totals, as `pindex plan --format json` and `GET /v1/plan` print them under `totals`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanTotals {
+    /// Moves planned.
+    pub moves: u64,
+    /// Moves per reason ([`MoveReason::as_str`]).
+    pub by_reason: std::collections::BTreeMap<&'static str, u64>,
+    /// Bytes the moves transfer.
+    pub bytes_moved: u64,
+    /// The move budget.
+    pub budget_bytes: u64,
+    /// Moves left for a later run.
+    pub deferred_moves: u64,
+    /// Pins held by hysteresis or minimum residency.
+    pub locked_pins: u64,
+    /// Monthly cost before, dollars.
+    pub cost_per_month_before: f64,
+    /// Monthly cost after, dollars.
+    pub cost_per_month_after: f64,
+    /// Mean latency per expected hit before, ms.
+    pub mean_latency_ms_before: f64,
+    /// Mean latency per expected hit after, ms.
+    pub mean_latency_ms_after: f64,
+    /// Problems the plan could not solve.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// The plan's totals.
+    pub fn totals(&self) -> PlanTotals {
+        let mut by_reason = std::collections::BTreeMap::new();
+        for m in &self.moves {
+            *by_reason.entry(m.reason.as_str()).or_insert(0u64) += 1;
+        }
+        PlanTotals {
+            moves: self.moves.len() as u64,
+            by_reason,
+            bytes_moved: self.bytes_moved,
+            budget_bytes: self.budget_bytes,
+            deferred_moves: self.deferred_moves,
+            locked_pins: self.locked_pins,
+            cost_per_month_before: self.cost_per_month_before,
+            cost_per_month_after: self.cost_per_month_after,
+            mean_latency_ms_before: self.mean_latency_ms_before,
+            mean_latency_ms_after: self.mean_latency_ms_after,
+            warnings: self.warnings.clone(),
+        }
+    }
+}
+
 /// One planned move.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Move {
