@@ -37,12 +37,18 @@ fn layout(table: &TierTable, capacity: u64) -> Layout {
     }
 }
 
-fn run_all(trace: &Trace, layout: &Layout) -> Vec<SimReport> {
+/// Belady, the oracle (piecewise where the trace has phases starting at the request indices `phases`), then
+/// every policy of [`POLICY_NAMES`].
+fn run_all(trace: &Trace, layout: &Layout, phases: &[usize]) -> Vec<SimReport> {
     let half_life = default_half_life_ms(trace);
     let params = params_for(trace, layout.fast_capacity, half_life);
     let mut out = vec![
         simulate(trace, layout, &mut Belady::new(trace, layout.fast_capacity)),
-        simulate(trace, layout, &mut StaticOracle::new(trace, layout.fast_capacity)),
+        simulate(
+            trace,
+            layout,
+            &mut StaticOracle::piecewise(trace, layout.fast_capacity, phases),
+        ),
     ];
     for name in POLICY_NAMES {
         let mut p = policy_by_name(name, &params).unwrap_or_else(|e| panic!("{e}"));
@@ -63,6 +69,8 @@ struct Case {
     trace: Trace,
     /// Bytes the capacities are a percentage of.
     base_bytes: u64,
+    /// Request indices where a new popularity starts (none for the stationary traces).
+    phases: Vec<usize>,
 }
 
 fn main() -> io::Result<()> {
@@ -78,6 +86,7 @@ fn main() -> io::Result<()> {
             name: format!("zipf {alpha}"),
             trace,
             base_bytes: base,
+            phases: Vec::new(),
         });
     }
     let plain = synth::zipf(OBJECTS, 0.9, REQUESTS, unit, 20);
@@ -86,11 +95,13 @@ fn main() -> io::Result<()> {
         name: "zipf 0.9".into(),
         trace: plain,
         base_bytes: base,
+        phases: Vec::new(),
     });
     cases.push(Case {
         name: format!("zipf 0.9 + scan of {}", 5 * OBJECTS),
         trace: synth::zipf_with_scan(OBJECTS, 0.9, REQUESTS, 5 * OBJECTS, unit, 20),
         base_bytes: base,
+        phases: Vec::new(),
     });
     let phase = synth::phase_change(OBJECTS, 0.9, REQUESTS, unit, 30);
     let base = phase.working_set_bytes();
@@ -98,19 +109,22 @@ fn main() -> io::Result<()> {
         name: "phase change, zipf 0.9".into(),
         trace: phase.clone(),
         base_bytes: base,
+        // `synth::phase_change` reshuffles the popularity at request `requests / 2`.
+        phases: vec![REQUESTS / 2],
     });
 
     writeln!(
         out,
         "Request hit ratio of each policy as a fraction of Belady's; objects of equal size, so Belady is the exact optimum.\n\
-         {OBJECTS} objects, {REQUESTS} requests per trace (the scan adds its own); fast tier = 1% or 10% of the Zipf working set.\n"
+         {OBJECTS} objects, {REQUESTS} requests per trace (the scan adds its own); fast tier = 1% or 10% of the Zipf working set.\n\
+         The static oracle holds the objects with the most requests; on the phase change it chooses them per phase (the piecewise oracle).\n"
     )?;
     table_header(&mut out, &["trace", "fast tier", "Belady hit ratio", "static oracle"])?;
     let mut default_at = Vec::new();
     for case in &cases {
         for pct in [1u64, 10] {
             let cap = (case.base_bytes * pct / 100).max(1);
-            let reports = run_all(&case.trace, &layout(&table, cap));
+            let reports = run_all(&case.trace, &layout(&table, cap), &case.phases);
             let opt = reports[0].hit_ratio();
             write!(out, "| {} | {pct}% | {opt:.4} |", case.name)?;
             write!(out, " {:.3} |", reports[1].hit_ratio() / opt)?;
@@ -180,7 +194,7 @@ fn main() -> io::Result<()> {
     table_header(&mut out, &["fast tier", "upper bound", "belady", "static oracle"])?;
     for pct in [1u64, 10] {
         let cap = var.working_set_bytes() * pct / 100;
-        let reports = run_all(&var, &layout(&table, cap));
+        let reports = run_all(&var, &layout(&table, cap), &[]);
         let bound = hit_bound(&var, cap);
         write!(
             out,
@@ -195,7 +209,7 @@ fn main() -> io::Result<()> {
     }
     let cost = {
         let cap = var.working_set_bytes() / 10;
-        let reports = run_all(&var, &layout(&table, cap));
+        let reports = run_all(&var, &layout(&table, cap), &[]);
         reports
             .iter()
             .map(|r| {

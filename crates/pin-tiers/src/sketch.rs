@@ -4,8 +4,9 @@
 ///
 /// Four rows of saturating counters (at most 15), indexed by independent hashes; the estimate is the
 /// smallest of the four. A doorkeeper bloom filter absorbs the first sighting of every id, so one-hit
-/// wonders never reach the counters. After `10 × width` increments every counter is halved and the
-/// doorkeeper cleared (TinyLFU's reset), so the sketch follows changes of popularity.
+/// wonders never reach the counters. After `10 × width` increments (or another multiple of the width, see
+/// [`FrequencySketch::with_sample_factor`]) every counter is halved and the doorkeeper cleared (TinyLFU's
+/// reset), so the sketch follows changes of popularity.
 #[derive(Debug, Clone)]
 pub struct FrequencySketch {
     counters: Vec<u8>,
@@ -36,6 +37,11 @@ impl FrequencySketch {
     /// A sketch whose rows are `items` counters wide (rounded up to a power of two, at least 16 and at most
     /// 2^26, so 256 MiB of counters at the most whatever the caller asks).
     pub fn new(items: usize) -> Self {
+        Self::with_sample_factor(items, 10)
+    }
+
+    /// The same, halved after every `factor × width` increments instead of `10 × width` (at least one).
+    pub fn with_sample_factor(items: usize, factor: usize) -> Self {
         let width = items.clamp(16, 1 << 26).next_power_of_two();
         let door_bits = (width * 8).next_power_of_two();
         Self {
@@ -44,7 +50,7 @@ impl FrequencySketch {
             doorkeeper: vec![0; door_bits / 64],
             door_mask: door_bits - 1,
             additions: 0,
-            sample: width * 10,
+            sample: width.saturating_mul(factor).max(1),
         }
     }
 
@@ -61,7 +67,8 @@ impl FrequencySketch {
     /// Counts one sighting of `id`.
     pub fn increment(&mut self, id: u32) {
         let bits = self.door_bits(id);
-        let in_door = bits.iter().all(|&b| self.doorkeeper[b / 64] & (1 << (b % 64)) != 0);
+        let in_door =
+            self.doorkeeper.is_empty() || bits.iter().all(|&b| self.doorkeeper[b / 64] & (1 << (b % 64)) != 0);
         if !in_door {
             for b in bits {
                 self.doorkeeper[b / 64] |= 1 << (b % 64);

@@ -101,8 +101,8 @@ pub fn zipf_with_scan(objects: usize, alpha: f64, requests: usize, scan: usize, 
     build(sizes(objects + scan, size, &mut rng), ids)
 }
 
-/// A Zipf workload whose popularity is reshuffled half way: the second half ranks the same objects in a
-/// new random order, so yesterday's hot set is mostly cold.
+/// A Zipf workload whose popularity is reshuffled half way: the second half (from request `requests / 2`
+/// on) ranks the same objects in a new random order, so yesterday's hot set is mostly cold.
 pub fn phase_change(objects: usize, alpha: f64, requests: usize, size: Sizes, seed: u64) -> Trace {
     let mut rng = SmallRng::seed_from_u64(seed);
     let z = Zipf::new(objects, alpha);

@@ -101,7 +101,8 @@ fn replay(trace: &Trace, p: &mut dyn Policy) -> (u64, u64) {
     (hits, bytes)
 }
 
-/// Every named policy, then Belady and the static oracle for `trace` (the offline ones).
+/// Every named policy, then Belady, the static oracle and the piecewise oracle (phases split at a third and
+/// at the middle of the trace) for `trace` (the offline ones).
 fn every_policy(trace: &Trace, capacity: u64) -> Vec<Box<dyn Policy>> {
     let mut all: Vec<Box<dyn Policy>> = POLICY_NAMES
         .iter()
@@ -109,6 +110,8 @@ fn every_policy(trace: &Trace, capacity: u64) -> Vec<Box<dyn Policy>> {
         .collect();
     all.push(Box::new(Belady::new(trace, capacity)));
     all.push(Box::new(StaticOracle::new(trace, capacity)));
+    let len = trace.requests.len();
+    all.push(Box::new(StaticOracle::piecewise(trace, capacity, &[len / 3, len / 2])));
     all
 }
 
