@@ -173,6 +173,24 @@ pub(crate) mod col {
     pub(crate) const I_CID_FORM: usize = 43;
 }
 
+/// The columns of the SQL table `pins` read as `Utf8View` rather than `Utf8`: the few-valued ones that
+/// queries group by. The Parquet reader decodes their dictionary pages straight into views, and
+/// DataFusion groups a view column of short strings (every tier and status name fits in a view's 12
+/// inline bytes) by comparing views, where a `Utf8` column is copied row by row and each row's bytes hashed.
+pub(crate) const PINS_VIEW_COLUMNS: [&str; 3] = ["pin_type", "status", "tier"];
+
+/// [`PINS_SCHEMA`] as the SQL table `pins` reads a pins segment: [`PINS_VIEW_COLUMNS`] as `Utf8View`.
+pub(crate) static PINS_SQL_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields = PINS_SCHEMA.fields().iter().map(|f| {
+        if PINS_VIEW_COLUMNS.contains(&f.name().as_str()) {
+            Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+        } else {
+            f.clone()
+        }
+    });
+    Arc::new(Schema::new(fields.collect::<Vec<_>>()))
+});
+
 /// Index of the `_key` column in [`PINS_SCHEMA`].
 pub(crate) fn key_column() -> usize {
     PUBLIC_PIN_COLUMNS.len()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use async_trait::async_trait;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
@@ -196,6 +197,8 @@ pub struct ParquetPinStore {
     pub(crate) store: Arc<dyn ObjectStore>,
     clock: Arc<dyn Clock>,
     pub(crate) shared: Arc<RwLock<Snapshot>>,
+    /// DataFusion's runtime shared by every session on this store (see `query.rs`).
+    pub(crate) runtime: Arc<RuntimeEnv>,
     writer: Option<Writer>,
 }
 
@@ -336,6 +339,7 @@ impl ParquetPinStore {
             store,
             clock,
             shared,
+            runtime: Arc::new(RuntimeEnv::default()),
             writer: Some(Writer {
                 _lock: lock,
                 state: tokio::sync::Mutex::new(state),
@@ -379,6 +383,7 @@ impl ParquetPinStore {
             store,
             clock,
             shared: Arc::new(RwLock::new(snapshot)),
+            runtime: Arc::new(RuntimeEnv::default()),
             writer: None,
         })
     }
@@ -593,6 +598,7 @@ impl ParquetPinStore {
         reporter.start("flushing", None);
         self.flush_locked(w, state).await?;
         reporter.finish();
+        self.merge_history_locked(reporter).await?;
         let snap = self.snapshot();
         if snap.flushed.is_empty() {
             return Ok(());
@@ -656,6 +662,44 @@ impl ParquetPinStore {
         s.base = base;
         s.flushed = Layer::new();
         s.newest = crate::newest::index_of(&s.mem);
+        Ok(())
+    }
+
+    /// Merges runs of small history segments (one per flush, rows in event order) into segments sorted
+    /// by key, and commits them; called under the writer's lock. A lookup of one pin's history then
+    /// reads one bloom filter per merged segment instead of one segment per flush. Merged segments hold
+    /// at most [`segment::HISTORY_RUN_ROWS`] rows, so a merge's memory is bounded and no history is
+    /// rewritten over and over as the store grows.
+    async fn merge_history_locked(&self, reporter: &dyn Reporter) -> Result<()> {
+        let snap = self.snapshot();
+        let runs = history_runs(&snap.manifest.history);
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let version = snap.manifest.version + 1;
+        reporter.start("merging history", Some(runs.iter().flatten().map(|m| m.rows).sum()));
+        let mut merged = Vec::with_capacity(runs.len());
+        for (i, run) in runs.iter().enumerate() {
+            let path = format!("history/{version:020}-{i:04}.parquet");
+            merged.push(segment::merge_history(&self.store, run, &path).await?);
+            reporter.advance(run.iter().map(|m| m.rows).sum());
+        }
+        reporter.finish();
+        let gone: HashSet<&str> = runs.iter().flatten().map(|m| m.path.as_str()).collect();
+        let mut m = (*snap.manifest).clone();
+        m.version = version;
+        m.committed_at = self.clock.now();
+        m.history.retain(|s| !gone.contains(s.path.as_str()));
+        m.history.extend(merged);
+        m.history.sort_by_key(|s| s.seq_range);
+        manifest::commit(&*self.store, &m).await?;
+        tracing::info!(
+            version,
+            merged = gone.len(),
+            into = runs.len(),
+            "merged history segments"
+        );
+        self.shared.write().manifest = Arc::new(m);
         Ok(())
     }
 
@@ -1364,9 +1408,83 @@ impl ParquetPinStore {
     }
 }
 
+/// The runs of history segments to merge: consecutive (in event order) segments of fewer than half
+/// [`segment::HISTORY_RUN_ROWS`] rows, grouped while their rows add up to at most that; runs of one
+/// segment are left alone. A segment that is already large ends a run, so it is never rewritten.
+fn history_runs(segments: &[SegmentMeta]) -> Vec<Vec<SegmentMeta>> {
+    let mut ordered: Vec<&SegmentMeta> = segments.iter().collect();
+    ordered.sort_by_key(|s| s.seq_range);
+    let mut runs = Vec::new();
+    let mut run: Vec<SegmentMeta> = Vec::new();
+    let mut rows = 0;
+    for s in ordered {
+        let small = s.rows < segment::HISTORY_RUN_ROWS / 2;
+        if !small || rows + s.rows > segment::HISTORY_RUN_ROWS {
+            if run.len() > 1 {
+                runs.push(std::mem::take(&mut run));
+            }
+            run.clear();
+            rows = 0;
+        }
+        if small {
+            rows += s.rows;
+            run.push(s.clone());
+        }
+    }
+    if run.len() > 1 {
+        runs.push(run);
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
-    use super::day_string;
+    use super::{day_string, history_runs};
+    use crate::manifest::SegmentMeta;
+    use crate::segment::HISTORY_RUN_ROWS;
+
+    fn seg(seq: u64, rows: u64) -> SegmentMeta {
+        SegmentMeta {
+            path: format!("history/{seq}"),
+            rows,
+            bytes: rows * 30,
+            crc32c: 0,
+            seq_range: (seq, seq + 9),
+            ts_range: None,
+        }
+    }
+
+    fn paths(runs: &[Vec<SegmentMeta>]) -> Vec<Vec<&str>> {
+        runs.iter()
+            .map(|r| r.iter().map(|m| m.path.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn history_runs_group_small_neighbours_up_to_the_bound() {
+        let fifth = HISTORY_RUN_ROWS / 5;
+        // Seven flushes of a fifth each, given out of order: five, then the two left.
+        let segs: Vec<_> = [60, 0, 10, 20, 30, 40, 50].iter().map(|&s| seg(s, fifth)).collect();
+        assert_eq!(
+            paths(&history_runs(&segs)),
+            vec![
+                vec!["history/0", "history/10", "history/20", "history/30", "history/40"],
+                vec!["history/50", "history/60"],
+            ]
+        );
+        // A large segment ends a run and is never part of one; a run of one segment is left alone.
+        let segs = vec![
+            seg(0, 10),
+            seg(10, HISTORY_RUN_ROWS),
+            seg(20, 10),
+            seg(30, 10),
+            seg(40, HISTORY_RUN_ROWS / 2),
+            seg(50, 10),
+        ];
+        assert_eq!(paths(&history_runs(&segs)), vec![vec!["history/20", "history/30"]]);
+        assert!(history_runs(&[seg(0, 10)]).is_empty());
+        assert!(history_runs(&[]).is_empty());
+    }
 
     #[test]
     fn access_partitions_are_named_by_utc_day() {

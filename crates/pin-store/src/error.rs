@@ -46,6 +46,9 @@ pub enum Error {
     /// Arrow failed.
     #[error("arrow: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A background task of a read was cancelled (the runtime is shutting down).
+    #[error("a background read was cancelled: {0}")]
+    Task(String),
     /// A query failed (syntax, unknown column, refused statement, ...).
     #[error("query: {0}")]
     Query(#[from] datafusion::error::DataFusionError),

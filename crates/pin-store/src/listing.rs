@@ -56,6 +56,67 @@ impl PinScan {
             }
         }
     }
+
+    /// The same scan read ahead on a task of its own, in chunks of `chunk` pins, at most `ahead` chunks
+    /// in advance: reading the segments and decoding pins then runs beside whatever the caller does with
+    /// them (formatting, writing), on another core. Dropping the result stops the task at its next chunk.
+    pub fn read_ahead(mut self, chunk: usize, ahead: usize) -> PinChunks {
+        let chunk = chunk.max(1);
+        let (tx, rx) = tokio::sync::mpsc::channel(ahead.max(1));
+        let task = tokio::spawn(async move {
+            loop {
+                let mut pins = Vec::with_capacity(chunk);
+                let end = loop {
+                    match self.next().await {
+                        Ok(Some(v)) => {
+                            pins.push(v);
+                            if pins.len() == chunk {
+                                break Ok(false);
+                            }
+                        }
+                        Ok(None) => break Ok(true),
+                        Err(e) => break Err(e),
+                    }
+                };
+                let (item, last) = match end {
+                    Ok(last) => (Ok(pins), last),
+                    Err(e) => (Err(e), true),
+                };
+                if tx.send(item).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        PinChunks { rx, task: Some(task) }
+    }
+}
+
+/// A [`PinScan`] read ahead on its own task ([`PinScan::read_ahead`]).
+#[derive(Debug)]
+pub struct PinChunks {
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<PinView>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl PinChunks {
+    /// The next pins in key order (never an empty chunk), or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Vec<PinView>>> {
+        match self.rx.recv().await {
+            Some(Ok(pins)) if pins.is_empty() => Ok(None),
+            Some(Ok(pins)) => Ok(Some(pins)),
+            Some(Err(e)) => Err(e),
+            // The task ends by sending the last chunk; without one it panicked or was cancelled, and
+            // the listing must not look complete.
+            None => match self.task.take() {
+                Some(task) => match task.await {
+                    Ok(()) => Ok(None),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(e) => Err(Error::Task(e.to_string())),
+                },
+                None => Ok(None),
+            },
+        }
+    }
 }
 
 /// The order of a sorted listing. Ties are broken by key, so every order is total and pages are stable.
@@ -516,7 +577,7 @@ impl ParquetPinStore {
     pub async fn sorted(&self, q: &SortedQuery) -> Result<SortedPins> {
         let snap = self.snapshot();
         let ctx = self.session_for_keys().await?;
-        let mut df = self.pins_internal(&ctx, &snap).await?;
+        let mut df = self.pins_internal(&ctx, &snap, &PINS_SCHEMA).await?;
         let (exprs, complete) = pushdown(&q.filter, q.live_only);
         for e in exprs {
             df = df.filter(e)?;

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BinaryArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::JoinType;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
@@ -58,20 +59,30 @@ impl ParquetPinStore {
         let opts = config.options_mut();
         opts.execution.parquet.schema_force_view_types = false;
         opts.execution.parquet.pushdown_filters = true;
-        let ctx = SessionContext::new_with_config(config);
-        let url = url::Url::parse(STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
-        ctx.register_object_store(&url, self.store.clone());
+        let ctx = self.context(config)?;
         ctx.register_table("pins", self.pins_frame(&ctx, &snap).await?.into_view())?;
         let m = &snap.manifest;
         let access = self
-            .log_frame(&ctx, codec::access_batch(&snap.mem_access)?, &m.access)
+            .log_frame(
+                &ctx,
+                codec::access_batch(&snap.mem_access)?,
+                &m.access,
+                &codec::ACCESS_SCHEMA,
+            )
             .await?;
         ctx.register_table("access_events", spell_cid(access)?.into_view())?;
         let history = self
-            .log_frame(&ctx, codec::history_batch(&snap.mem_history)?, &m.history)
+            .log_frame(
+                &ctx,
+                codec::history_batch(&snap.mem_history)?,
+                &m.history,
+                &codec::HISTORY_SCHEMA,
+            )
             .await?;
         ctx.register_table("pin_history", spell_cid(history)?.into_view())?;
-        let vfs = self.log_frame(&ctx, codec::vfs_batch(&snap.mem_vfs)?, &m.vfs).await?;
+        let vfs = self
+            .log_frame(&ctx, codec::vfs_batch(&snap.mem_vfs)?, &m.vfs, &codec::VFS_SCHEMA)
+            .await?;
         ctx.register_table("vfs_events", vfs.into_view())?;
         Ok(ctx)
     }
@@ -91,22 +102,50 @@ impl ParquetPinStore {
         Ok(self.sql(query).await?.collect().await?)
     }
 
-    async fn parquet(&self, ctx: &SessionContext, segments: &[&SegmentMeta]) -> Result<Option<DataFrame>> {
+    /// A session on this store's object store and its shared runtime. The runtime's caches (Parquet
+    /// footers and page indexes, file listings) are keyed by path, size and modification time, and a
+    /// segment is never rewritten in place, so sessions of later snapshots reuse what earlier ones read.
+    fn context(&self, config: SessionConfig) -> Result<SessionContext> {
+        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        let url = url::Url::parse(STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
+        ctx.register_object_store(&url, self.store.clone());
+        Ok(ctx)
+    }
+
+    /// Segments as one table of the given schema. The schema is this version's, not inferred from the
+    /// files, so planning reads no footer; DataFusion still checks each file against it when it opens it.
+    async fn parquet(
+        &self,
+        ctx: &SessionContext,
+        segments: &[&SegmentMeta],
+        schema: &Schema,
+    ) -> Result<Option<DataFrame>> {
         if segments.is_empty() {
             return Ok(None);
         }
         let paths: Vec<String> = segments.iter().map(|s| format!("{STORE_URL}{}", s.path)).collect();
-        Ok(Some(ctx.read_parquet(paths, ParquetReadOptions::default()).await?))
+        let opts = ParquetReadOptions {
+            schema: Some(schema),
+            ..ParquetReadOptions::default()
+        };
+        Ok(Some(ctx.read_parquet(paths, opts).await?))
     }
 
     async fn pins_frame(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
-        public(self.pins_internal(ctx, snap).await?)
+        public(self.pins_internal(ctx, snap, &codec::PINS_SQL_SCHEMA).await?)
     }
 
-    /// The pins of a snapshot with every column of a pins segment (public and internal), one row per pin.
-    pub(crate) async fn pins_internal(&self, ctx: &SessionContext, snap: &Snapshot) -> Result<DataFrame> {
+    /// The pins of a snapshot with every column of a pins segment (public and internal), one row per pin,
+    /// typed as `schema` says: [`codec::PINS_SCHEMA`] for code that decodes the rows back into fragments,
+    /// [`codec::PINS_SQL_SCHEMA`] for SQL.
+    pub(crate) async fn pins_internal(
+        &self,
+        ctx: &SessionContext,
+        snap: &Snapshot,
+        schema: &SchemaRef,
+    ) -> Result<DataFrame> {
         let base = self
-            .parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>())
+            .parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>(), schema)
             .await?;
         let base = base.map(|df| df.filter(col("_has_pin"))).transpose()?;
         // Pins changed since the base: their merged state, and their keys to take out of the base.
@@ -135,17 +174,18 @@ impl ParquetPinStore {
                 if f.pin.is_some() {
                     rows.push(k, &f);
                     if rows.len() == 8192 {
-                        batches.push(std::mem::replace(&mut rows, PinRows::new()).finish()?);
+                        let full = std::mem::replace(&mut rows, PinRows::new());
+                        batches.push(conform(full.finish()?, schema)?);
                     }
                 }
             }
             if rows.len() > 0 || batches.is_empty() {
-                batches.push(rows.finish()?);
+                batches.push(conform(rows.finish()?, schema)?);
             }
             Some(ctx.read_batches(batches)?)
         };
         let frame = match (base, merged) {
-            (None, None) => ctx.read_batch(PinRows::new().finish()?)?,
+            (None, None) => ctx.read_batch(conform(PinRows::new().finish()?, schema)?)?,
             (Some(b), None) => b,
             (None, Some(m)) => m,
             (Some(b), Some(m)) => {
@@ -160,59 +200,69 @@ impl ParquetPinStore {
     }
 
     /// An append-only table: its segments and the rows still in memory.
-    async fn log_frame(&self, ctx: &SessionContext, mem: RecordBatch, segments: &[SegmentMeta]) -> Result<DataFrame> {
+    async fn log_frame(
+        &self,
+        ctx: &SessionContext,
+        mem: RecordBatch,
+        segments: &[SegmentMeta],
+        schema: &Schema,
+    ) -> Result<DataFrame> {
         let mem = ctx.read_batch(mem)?;
-        match self.parquet(ctx, &segments.iter().collect::<Vec<_>>()).await? {
+        match self.parquet(ctx, &segments.iter().collect::<Vec<_>>(), schema).await? {
             Some(df) => Ok(df.union(mem)?),
             None => Ok(mem),
         }
     }
 
-    /// Status and tier changes of one key, newest first: the memtable's, then the history segments'
-    /// from the newest, read directly (no query engine), stopping once no older segment can hold a
-    /// newer entry than those found.
+    /// Status and tier changes of one key, newest first: the memtable's, then the history segments'.
     pub(crate) async fn history_inner(&self, key: &[u8], limit: usize) -> Result<Vec<HistoryEntry>> {
         let snap = self.snapshot();
-        let mut out: Vec<HistoryEntry> = snap
-            .mem_history
-            .iter()
-            .rev()
-            .filter(|r| &*r.0 == key)
-            .take(limit)
-            .map(|r| r.2.clone())
-            .collect();
-        for meta in newest_first(&snap.manifest.history) {
-            if covered(&mut out, limit, |h| h.seq, meta.seq_range.1) {
-                break;
-            }
-            for b in segment::key_rows(&self.store, meta, key).await? {
-                codec::history_rows(&b, key, &meta.path, &mut out)?;
-            }
-        }
-        covered(&mut out, limit, |h| h.seq, 0);
-        Ok(out)
+        let mem = snap.mem_history.iter().rev().filter(|r| &*r.0 == key).take(limit);
+        let mem = mem.map(|r| r.2.clone()).collect();
+        self.key_log(&snap.manifest.history, key, limit, mem, |h| h.seq, codec::history_rows)
+            .await
     }
 
     /// Accesses of one key, newest first, read like [`history_inner`](Self::history_inner).
     pub(crate) async fn accesses_inner(&self, key: &[u8], limit: usize) -> Result<Vec<AccessRecord>> {
         let snap = self.snapshot();
-        let mut out: Vec<AccessRecord> = snap
-            .mem_access
-            .iter()
-            .rev()
-            .filter(|r| &*r.0 == key)
-            .take(limit)
-            .map(|r| r.2.clone())
-            .collect();
-        for meta in newest_first(&snap.manifest.access) {
-            if covered(&mut out, limit, |a| a.seq, meta.seq_range.1) {
-                break;
+        let mem = snap.mem_access.iter().rev().filter(|r| &*r.0 == key).take(limit);
+        let mem = mem.map(|r| r.2.clone()).collect();
+        self.key_log(&snap.manifest.access, key, limit, mem, |a| a.seq, codec::access_rows)
+            .await
+    }
+
+    /// The newest `limit` rows of one key in an append-only log: `out` (the memtable's rows), then the
+    /// segments read directly (footer, bloom filters, a row filter on `_key`; no query engine), newest
+    /// first, in waves of growing width read concurrently. After each wave the search stops once no older
+    /// segment can hold a newer row than the `limit`-th found. A pin with recent rows costs a few
+    /// segments; one whose rows are old or absent costs one wave per doubling, not one read per segment
+    /// after another (each read of a local file is a hop through the blocking pool, which waits far
+    /// longer than it reads).
+    async fn key_log<T>(
+        &self,
+        segments: &[SegmentMeta],
+        key: &[u8],
+        limit: usize,
+        mut out: Vec<T>,
+        seq: impl Fn(&T) -> u64 + Copy,
+        decode: fn(&RecordBatch, &[u8], &str, &mut Vec<T>) -> Result<()>,
+    ) -> Result<Vec<T>> {
+        let segments = newest_first(segments);
+        let mut next = 0;
+        let mut width = FIRST_WAVE;
+        while next < segments.len() && !covered(&mut out, limit, seq, segments[next].seq_range.1) {
+            let wave = &segments[next..segments.len().min(next + width)];
+            let reads = wave.iter().map(|meta| segment::key_rows(&self.store, meta, key));
+            for (meta, batches) in wave.iter().zip(futures::future::try_join_all(reads).await?) {
+                for b in &batches {
+                    decode(b, key, &meta.path, &mut out)?;
+                }
             }
-            for b in segment::key_rows(&self.store, meta, key).await? {
-                codec::access_rows(&b, key, &meta.path, &mut out)?;
-            }
+            next += wave.len();
+            width *= 2;
         }
-        covered(&mut out, limit, |a| a.seq, 0);
+        covered(&mut out, limit, seq, 0);
         Ok(out)
     }
 
@@ -221,12 +271,26 @@ impl ParquetPinStore {
         let opts = config.options_mut();
         opts.execution.parquet.schema_force_view_types = false;
         opts.execution.parquet.pushdown_filters = true;
-        let ctx = SessionContext::new_with_config(config);
-        let url = url::Url::parse(STORE_URL).map_err(|e| Error::Config(e.to_string()))?;
-        ctx.register_object_store(&url, self.store.clone());
-        Ok(ctx)
+        self.context(config)
     }
 }
+
+/// `batch` (of [`codec::PINS_SCHEMA`]) with its columns cast to `schema`'s types.
+fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| cast(c, f.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// How many segments the first wave of [`ParquetPinStore::key_log`] reads; each next wave reads twice as many.
+const FIRST_WAVE: usize = 4;
 
 /// Append-only segments, the one with the newest event first.
 fn newest_first(segments: &[SegmentMeta]) -> Vec<&SegmentMeta> {

@@ -22,6 +22,7 @@ use datafusion::parquet::bloom_filter::Sbbf;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::ColumnPath;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
@@ -40,6 +41,12 @@ pub(crate) const FENCE_ROWS: usize = 4096;
 /// Rows per row group of a pins segment (one bloom filter each).
 const PINS_ROW_GROUP: usize = 128 * 1024;
 const FENCES_KEY: &str = "pindex.fences";
+/// Rows per row group of an access or history segment (one bloom filter each). A flush writes its rows
+/// in event order, so each group spans every key; a merged history segment is sorted by key, so the
+/// groups' key ranges are disjoint and a lookup reads the bloom filter of one group per segment.
+const LOG_ROW_GROUP: usize = 64 * 1024;
+/// How many rows a merged history segment holds at most (see [`merge_history`]).
+pub(crate) const HISTORY_RUN_ROWS: u64 = 512 * 1024;
 
 /// The kind of table a segment belongs to; it decides the writer properties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +124,10 @@ fn properties(table: Table, rows_hint: usize) -> WriterProperties {
         // of a million it would take 1.2 MB in every segment, more than the rows of a typical flush.
         let key = ColumnPath::from("_key");
         b = b
+            .set_max_row_group_row_count(Some(LOG_ROW_GROUP))
             .set_column_bloom_filter_enabled(key.clone(), true)
             .set_column_bloom_filter_fpp(key.clone(), 0.01)
-            .set_column_bloom_filter_max_ndv(key, rows_hint.max(1) as u64);
+            .set_column_bloom_filter_max_ndv(key, rows_hint.clamp(1, LOG_ROW_GROUP) as u64);
     } else {
         let key = ColumnPath::from("_key");
         b = b
@@ -266,7 +274,17 @@ pub(crate) async fn key_rows(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta, k
         .ok_or_else(|| corrupt("no _key column".into()))?;
     let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader(), reader_meta.clone());
     let mut groups = Vec::new();
-    for rg in 0..reader_meta.metadata().num_row_groups() {
+    for (rg, group) in reader_meta.metadata().row_groups().iter().enumerate() {
+        // The key range of the group first: it costs no read, and in a segment sorted by key it leaves
+        // one group. (Truncated statistics still bound the range: a shortened minimum is not above the
+        // true one, a shortened maximum is rounded up.)
+        if let Some(Statistics::ByteArray(st)) = group.column(key_col).statistics() {
+            let below = st.min_bytes_opt().is_some_and(|min| key < min);
+            let above = st.max_bytes_opt().is_some_and(|max| key > max);
+            if below || above {
+                continue;
+            }
+        }
         let bloom = builder
             .get_row_group_column_bloom_filter(rg, key_col)
             .await
@@ -546,4 +564,56 @@ fn selected_rows(selection: &RowSelection) -> impl Iterator<Item = usize> + '_ {
         start += s.row_count;
         if s.skip { 0..0 } else { range }
     })
+}
+
+/// Merges history segments into one sorted by key (then sequence number), written at `path`: a lookup
+/// of one pin's history then prunes every row group but one by its key range. Each input is read whole
+/// and its checksum verified first; the caller bounds the rows (see [`HISTORY_RUN_ROWS`]).
+pub(crate) async fn merge_history(
+    store: &Arc<dyn ObjectStore>,
+    inputs: &[SegmentMeta],
+    path: &str,
+) -> Result<SegmentMeta> {
+    use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+    let schema = codec::HISTORY_SCHEMA.clone();
+    let mut batches = Vec::new();
+    for meta in inputs {
+        for b in read_all(store, meta).await? {
+            if b.schema().fields() != schema.fields() {
+                return Err(Error::Corrupt {
+                    path: meta.path.clone(),
+                    reason: "history segment schema does not match this version of pindex".into(),
+                });
+            }
+            batches.push(b);
+        }
+    }
+    let all = concat_batches(&schema, &batches)?;
+    drop(batches);
+    let column = |name: &str| -> Result<SortColumn> {
+        let i = schema.index_of(name)?;
+        Ok(SortColumn {
+            values: all.column(i).clone(),
+            options: None,
+        })
+    };
+    let order = lexsort_to_indices(&[column("_key")?, column("seq")?], None)?;
+    let sorted = take_record_batch(&all, &order)?;
+    drop(all);
+    let mut w = SegmentWriter::new(store, path, Table::History, sorted.num_rows())?;
+    let mut at = 0;
+    while at < sorted.num_rows() {
+        let n = LOG_ROW_GROUP.min(sorted.num_rows() - at);
+        w.write(&sorted.slice(at, n)).await?;
+        at += n;
+    }
+    let seqs = (
+        inputs.iter().map(|m| m.seq_range.0).min().unwrap_or(0),
+        inputs.iter().map(|m| m.seq_range.1).max().unwrap_or(0),
+    );
+    let ts = inputs
+        .iter()
+        .filter_map(|m| m.ts_range)
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    w.finish(seqs, ts).await
 }

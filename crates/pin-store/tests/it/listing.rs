@@ -78,6 +78,21 @@ async fn the_scan_agrees_with_list_in_key_order() {
     .await;
     assert_eq!(hdd.len(), 20);
     assert!(hdd.iter().all(|v| v.pin.primary_tier == Tier::Hdd));
+    // Read ahead in chunks that do and do not divide the count: the same pins, no empty chunk.
+    for chunk in [1, 7, 20, 60, 1000] {
+        let mut chunks = store
+            .scan(PinFilter::default(), None)
+            .await
+            .unwrap()
+            .read_ahead(chunk, 2);
+        let mut read = Vec::new();
+        while let Some(pins) = chunks.next().await.unwrap() {
+            assert!(!pins.is_empty() && pins.len() <= chunk);
+            read.extend(pins);
+        }
+        assert_eq!(read, all, "chunks of {chunk}");
+        assert!(chunks.next().await.unwrap().is_none(), "the end stays the end");
+    }
 }
 
 async fn sorted_pages(
@@ -205,10 +220,12 @@ async fn export_writes_the_snapshot_and_compaction_reports_progress() {
     let r = Recorder::default();
     store.compact_with(&r).await.unwrap();
     let phases = r.0.lock().unwrap().clone();
-    assert_eq!(phases[0].0, "flushing");
-    assert_eq!(phases[1].0, "merging");
-    assert_eq!(phases[1].2, 60, "{phases:?}");
-    assert!(phases[1].1.unwrap() >= 60);
+    let names: Vec<&str> = phases.iter().map(|p| p.0.as_str()).collect();
+    // The store was flushed twice before, so its two history segments are merged first.
+    assert_eq!(names, ["flushing", "merging history", "merging"], "{phases:?}");
+    assert_eq!(phases[1].1, Some(phases[1].2), "{phases:?}");
+    assert_eq!(phases[2].2, 60, "{phases:?}");
+    assert!(phases[2].1.unwrap() >= 60);
 }
 
 /// `top_pins` the slow way: DataFusion top-k over the whole table.
@@ -332,6 +349,51 @@ async fn history_and_accesses_come_newest_first_across_segments() {
     assert_eq!(a, seqs_of_accesses);
     let h: Vec<u64> = store.history(&c, 100).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(h, seqs_of_history);
+}
+
+/// Compaction merges the history segments of many flushes into segments sorted by key; every pin's
+/// history, and the `pin_history` table, are the same before and after, and again after a restart.
+#[tokio::test]
+async fn merged_history_segments_keep_every_change() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path()).await;
+    let tiers = [Tier::Ssd, Tier::Hdd, Tier::Ipfs, Tier::Nvme];
+    // Eight flushes; pin i changes tier in the flushes where i % (round + 2) == 0, so pins have from one
+    // to eight changes, spread over the segments.
+    for round in 0..8u64 {
+        let events: Vec<_> = (0..50)
+            .filter(|i| round == 0 || i % (round + 2) == 0)
+            .map(|i| upsert(i, tiers[((i + round) % 4) as usize], 100))
+            .collect();
+        store.apply(batch(events)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let histories = async |store: &pin_store::ParquetPinStore| {
+        let mut out = Vec::new();
+        for i in 0..50 {
+            let c = pin_core::conformance::test_cid(i);
+            let h = store.history(&c, 100).await.unwrap();
+            out.push(h.iter().map(|e| (e.seq, e.tier)).collect::<Vec<_>>());
+        }
+        out
+    };
+    let count = async |store: &pin_store::ParquetPinStore| {
+        crate::sql::table(store, "SELECT count(*) AS n FROM pin_history").await
+    };
+    let before = histories(&store).await;
+    assert!(before.iter().any(|h| h.len() >= 5), "some pins change in many flushes");
+    let rows = count(&store).await;
+    let segments = store.status().await.unwrap().segments;
+    store.compact().await.unwrap();
+    let after = store.status().await.unwrap().segments;
+    // Eight history segments become one; the delta becomes the base.
+    assert_eq!(after + 7, segments, "segments before {segments}, after {after}");
+    assert_eq!(histories(&store).await, before);
+    assert_eq!(count(&store).await, rows);
+    drop(store);
+    let store = open(dir.path()).await;
+    assert_eq!(histories(&store).await, before);
+    assert_eq!(count(&store).await, rows);
 }
 
 /// Newest-first pages agree with a full sort of every pin, whichever list answers them: the delta's index,

@@ -6,7 +6,7 @@ use tempfile::TempDir;
 
 use crate::common::{access, batch, open, upsert};
 
-async fn table(store: &pin_store::ParquetPinStore, q: &str) -> String {
+pub(crate) async fn table(store: &pin_store::ParquetPinStore, q: &str) -> String {
     pretty_format_batches(&store.query(q).await.unwrap())
         .unwrap()
         .to_string()
