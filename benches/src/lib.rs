@@ -87,14 +87,10 @@ pub fn peak_rss() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Loads `n` pins into a fresh store at `dir` in batches of 50,000 and compacts it.
-pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir)?;
-    }
-    let store = ParquetPinStore::open(StoreConfig::new(dir)).await?;
+/// Applies the `n` benchmark pins to `store` in durable batches of 50,000, calling `progress` with the
+/// number applied after each batch.
+pub async fn insert_pins(store: &ParquetPinStore, n: u64, mut progress: impl FnMut(u64)) -> anyhow::Result<()> {
     let mut rng = SmallRng::seed_from_u64(42);
-    let started = Instant::now();
     let mut i = 0;
     while i < n {
         let end = (i + 50_000).min(n);
@@ -106,6 +102,19 @@ pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
             .collect();
         store.apply(EventBatch::new(events)).await?;
         i = end;
+        progress(i);
+    }
+    Ok(())
+}
+
+/// Loads `n` pins into a fresh store at `dir` in batches of 50,000 and compacts it.
+pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let store = ParquetPinStore::open(StoreConfig::new(dir)).await?;
+    let started = Instant::now();
+    insert_pins(&store, n, |i| {
         if i.is_multiple_of(1_000_000) {
             eprintln!(
                 "loaded {i} pins in {:.1}s, peak RSS {} MiB",
@@ -113,7 +122,8 @@ pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
                 peak_rss() >> 20
             );
         }
-    }
+    })
+    .await?;
     store.compact().await?;
     let seconds = started.elapsed().as_secs_f64();
     let status = store.status().await?;

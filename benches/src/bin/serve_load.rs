@@ -18,9 +18,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use pin_core::{Event, EventBatch, EventKind, PinStore, SystemClock};
+use pin_core::{PinStore, SystemClock};
 use pin_store::{ParquetPinStore, StoreConfig};
-use pindex_benches::{T0, cid, pin};
+use pindex_benches::{T0, cid};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
@@ -220,30 +220,13 @@ async fn ingest(addr: SocketAddr, a: &Args) -> anyhow::Result<(Tally, f64)> {
     Ok((tally, began.elapsed().as_secs_f64()))
 }
 
-async fn preload(store: &ParquetPinStore, n: u64) -> anyhow::Result<()> {
-    let mut rng = SmallRng::seed_from_u64(42);
-    let mut i = 0;
-    while i < n {
-        let end = (i + 50_000).min(n);
-        let events = (i..end)
-            .map(|j| Event {
-                ts: T0.plus_millis(j as i64),
-                kind: EventKind::Upsert(Box::new(pin(j, &mut rng))),
-            })
-            .collect();
-        store.apply(EventBatch::new(events)).await?;
-        i = end;
-    }
-    Ok(())
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let a = args()?;
     let dir = tempfile::tempdir()?;
     let store = Arc::new(ParquetPinStore::open(StoreConfig::new(dir.path())).await?);
     let t = Instant::now();
-    preload(&store, a.preload).await?;
+    pindex_benches::insert_pins(&store, a.preload, |_| {}).await?;
     eprintln!("preloaded {} pins in {:.1} s", a.preload, t.elapsed().as_secs_f64());
 
     // The same wiring as `pindex serve`: the generic reports over the trait, computed in the background.

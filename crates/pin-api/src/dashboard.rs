@@ -10,11 +10,11 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use pin_core::report::{MountIoRow, OpRow, TopPin, human_bytes, rfc3339};
 use pin_core::{Metrics, Timestamp, VfsTotals};
 
 use crate::error::ApiError;
-use crate::json::{MountIoRow, OpRow, rfc3339};
-use crate::reports::{HourCount, Reports, SeriesPoint, TopPin};
+use crate::reports::{HourCount, Reports, SeriesPoint};
 use crate::state::{ApiState, ReportStatus};
 
 /// `GET /`.
@@ -46,22 +46,6 @@ fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-/// Bytes with a binary unit: `1.5 GiB`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 /// A latency in microseconds with a readable unit: `850 µs`, `12.5 ms`, `3.20 s`.
@@ -628,7 +612,7 @@ fn plan(h: &mut String, r: &Reports) {
             row.pins_after,
             human_bytes(row.bytes_before),
             human_bytes(row.bytes_after),
-            row.capacity_bytes.map_or_else(|| "unlimited".to_owned(), human_bytes)
+            row.capacity().map_or_else(|| "unlimited".to_owned(), human_bytes)
         );
     }
     h.push_str("</table></section>");
@@ -641,8 +625,6 @@ mod tests {
     #[test]
     fn text_is_escaped() {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(12), "12 B");
     }
 
     #[test]

@@ -42,7 +42,6 @@
 mod config;
 mod dashboard;
 mod error;
-mod json;
 mod prom;
 mod psa;
 mod reports;
@@ -66,12 +65,15 @@ pub use crate::config::{ApiConfig, Limits, MAX_CID_FILTER, MAX_LIMIT, MAX_MULTIA
 pub use crate::error::{Error, Result};
 pub use crate::prom::StorageGauges;
 pub use crate::reports::{
-    AnalyticsReport, DEFAULT_ACCESS_BUDGET, DashboardReport, HourCount, MAX_PLAN_MOVES, MAX_SERIES_POINTS, MountRow,
-    MoveRow, NeverRead, PathRow, PlanReport, PlanTotals, ReadShares, ReportBuilder, ReportSource, Reports, ScanReports,
-    SeriesPoint, TierRow, TopPin, VfsActivity, VfsReport,
+    AnalyticsReport, AnalyticsSummary, DEFAULT_ACCESS_BUDGET, DashboardReport, HourCount, MAX_PLAN_MOVES,
+    MAX_SERIES_POINTS, NeverRead, PlanReport, ReadShares, ReportBuilder, ReportSource, Reports, ScanReports,
+    SeriesPoint, VfsActivity, VfsReport,
 };
+// Report types the command line prints too, from the crates that own them.
 pub use crate::serve::serve;
 pub use crate::state::{ApiState, ReportStatus};
+pub use pin_core::report::{MountSummary, PathUsage, TopPin};
+pub use pin_tiers::{MoveRow, PlanTotals, TierSummary};
 
 use crate::error::ApiError;
 

@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pin_core::interchange::DEFAULT_TIER;
+use pin_core::report::rfc3339;
 use pin_core::{
     Cid, Event, EventBatch, EventKind, ListOrder, MAX_META_KEYS, MAX_NAME_BYTES, NameMatch, Pin, PinFilter, PinQuery,
     PinStatus, PinView, Timestamp,
@@ -19,7 +20,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{MAX_CID_FILTER, MAX_LIMIT, MAX_MULTIADDRS, is_p2p_multiaddr};
 use crate::error::ApiError;
-use crate::json::rfc3339;
 use crate::state::ApiState;
 
 /// The statuses the spec knows (`unpinned` is not one of them).

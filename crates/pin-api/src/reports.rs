@@ -13,12 +13,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use pin_core::report::{MountSummaries, MountSummary, TopPin, ts};
 use pin_core::{AccessOp, AccessRecord, Cid, PinQuery, PinStatus, PinStore, PinView, Tier, Timestamp};
-pub use pin_tiers::PlanTotals;
-use pin_tiers::{AnalyticsBuilder, PatternCounts, PlanInput, Ranked, TierTable};
+use pin_tiers::{
+    Analytics, AnalyticsBuilder, MoveRow, PatternCounts, PlanInput, PlanTotals, Ranked, TierSummary, TierTable,
+};
 use serde::Serialize;
-
-use crate::json::{ts, ts_opt};
 
 /// Computes [`Reports`]. Called on the report interval, never on a request.
 #[async_trait]
@@ -48,46 +48,22 @@ pub struct Reports {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VfsReport {
     /// One row per mount point, by name.
-    pub mounts: Vec<MountRow>,
-}
-
-/// One mount point.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct MountRow {
-    /// The mount point (`/` for pins with paths but no mount).
-    pub mount: String,
-    /// Pins with a path under it.
-    pub pins: u64,
-    /// Their paths.
-    pub paths: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Their accesses.
-    pub accesses: u64,
-    /// Bytes read from them.
-    pub bytes_read: u64,
-    /// Bytes written to them.
-    pub bytes_written: u64,
-    /// The most used paths, most accesses first.
-    pub top_paths: Vec<PathRow>,
-}
-
-/// One path of a mount point.
-#[derive(Debug, Clone, Serialize)]
-pub struct PathRow {
-    /// The VFS path.
-    pub path: String,
-    /// The CID it shows.
-    pub cid: String,
-    /// Accesses of that CID.
-    pub accesses: u64,
-    /// Bytes read of that CID.
-    pub bytes_read: u64,
+    pub mounts: Vec<MountSummary>,
 }
 
 /// `pindex analytics --format json` without its prediction section (which needs the access log).
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalyticsReport {
+    /// What the pass over the pins found.
+    #[serde(flatten)]
+    pub summary: AnalyticsSummary,
+    /// The current plan's totals.
+    pub plan: PlanTotals,
+}
+
+/// What one pass over the pins found: the fields `pindex analytics --format json` begins with.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyticsSummary {
     /// The instant hotness is measured at.
     #[serde(serialize_with = "ts")]
     pub as_of: Timestamp,
@@ -105,8 +81,33 @@ pub struct AnalyticsReport {
     pub hottest: Vec<Ranked>,
     /// The coldest pins ever accessed, coldest first.
     pub coldest: Vec<Ranked>,
-    /// The current plan's totals.
-    pub plan: PlanTotals,
+}
+
+impl AnalyticsSummary {
+    /// The summary of `a`, whose hotness is measured at `as_of`.
+    pub fn of(as_of: Timestamp, a: Analytics) -> Self {
+        let mix = a.reads;
+        Self {
+            as_of,
+            pins: a.pins,
+            bytes: a.bytes,
+            never_read: NeverRead {
+                pins: a.never_read,
+                bytes: a.never_read_bytes,
+            },
+            patterns: a.patterns,
+            reads: ReadShares {
+                sequential: mix.sequential,
+                random: mix.random,
+                whole: mix.whole,
+                sequential_share: mix.sequential_share(),
+                random_share: mix.random_share(),
+                whole_share: mix.whole_share(),
+            },
+            hottest: a.hottest,
+            coldest: a.coldest,
+        }
+    }
 }
 
 /// Pins never read.
@@ -148,63 +149,13 @@ pub struct PlanReport {
     /// Totals.
     pub totals: PlanTotals,
     /// Per tier, fastest first.
-    pub tiers: Vec<TierRow>,
+    pub tiers: Vec<TierSummary>,
     /// The first moves, in the order to carry them out.
     pub moves: Vec<MoveRow>,
 }
 
 /// Most moves [`PlanReport::moves`] lists; `totals.moves` counts them all.
 pub const MAX_PLAN_MOVES: usize = 1000;
-
-/// One tier before and after the plan.
-#[derive(Debug, Clone, Serialize)]
-pub struct TierRow {
-    /// The tier.
-    pub tier: Tier,
-    /// Capacity (`null`: unlimited).
-    pub capacity_bytes: Option<u64>,
-    /// High watermark (`null`: unlimited).
-    pub high_bytes: Option<u64>,
-    /// Bytes before.
-    pub bytes_before: u64,
-    /// Bytes after.
-    pub bytes_after: u64,
-    /// Pins before.
-    pub pins_before: u64,
-    /// Pins after.
-    pub pins_after: u64,
-    /// Share of expected hits before.
-    pub hit_share_before: f64,
-    /// Share of expected hits after.
-    pub hit_share_after: f64,
-}
-
-/// One planned move.
-#[derive(Debug, Clone, Serialize)]
-pub struct MoveRow {
-    /// The pin.
-    pub cid: String,
-    /// From.
-    pub from: Tier,
-    /// To.
-    pub to: Tier,
-    /// Its bytes.
-    pub size_bytes: u64,
-    /// Why, as a name.
-    pub reason: pin_tiers::MoveReason,
-    /// Why, in words.
-    pub why: String,
-    /// Expected hits within the horizon.
-    pub expected_hits: f64,
-    /// Change in monthly cost, dollars.
-    pub delta_cost_per_month: f64,
-    /// One-time cost of the move, dollars.
-    pub move_cost: f64,
-    /// Change in hit ratio.
-    pub delta_hit_ratio: f64,
-    /// Change in latency, ms.
-    pub delta_latency_ms: f64,
-}
 
 /// The dashboard's series and tables.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -249,44 +200,6 @@ pub struct HourCount {
     pub accesses: u64,
 }
 
-/// A pin in a top list, with the fields of `pindex metrics --format json`'s `largest_pins`/`hottest_pins`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TopPin {
-    /// The CID as first spelled.
-    pub cid: String,
-    /// Its name.
-    pub name: Option<String>,
-    /// Its status.
-    pub status: PinStatus,
-    /// Its primary tier.
-    pub tier: Tier,
-    /// Its bytes.
-    pub size_bytes: u64,
-    /// Accesses recorded.
-    pub access_count: u64,
-    /// Latest access.
-    #[serde(serialize_with = "ts_opt")]
-    pub last_access: Option<Timestamp>,
-    /// Decayed hotness at the report's `as_of`.
-    pub hotness: f64,
-}
-
-impl TopPin {
-    /// The entry of `view`, hotness decayed to `now`.
-    pub fn of(view: &PinView, now: Timestamp) -> Self {
-        Self {
-            cid: view.pin.cid.as_str().to_owned(),
-            name: view.pin.name.clone(),
-            status: view.pin.status,
-            tier: view.pin.primary_tier,
-            size_bytes: view.pin.size_bytes,
-            access_count: view.stats.access_count,
-            last_access: view.stats.last_access,
-            hotness: view.stats.hotness_at(now),
-        }
-    }
-}
-
 /// One access through a VFS path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VfsActivity {
@@ -319,7 +232,7 @@ pub struct ReportBuilder {
     analytics: AnalyticsBuilder,
     inputs: Vec<PlanInput>,
     cids: Vec<Cid>,
-    mounts: BTreeMap<String, MountRow>,
+    mounts: MountSummaries,
     /// Change of live pins and bytes per hour (hours since the epoch).
     alive: BTreeMap<i64, (i64, i128)>,
     hottest: Vec<TopPin>,
@@ -339,7 +252,7 @@ impl ReportBuilder {
             table,
             inputs: Vec::new(),
             cids: Vec::new(),
-            mounts: BTreeMap::new(),
+            mounts: MountSummaries::new(top),
             alive: BTreeMap::new(),
             hottest: Vec::new(),
             largest: Vec::new(),
@@ -371,7 +284,7 @@ impl ReportBuilder {
     pub fn add_pin(&mut self, view: &PinView, last_moved: Option<Timestamp>) {
         let pin = &view.pin;
         self.analytics.add(view);
-        self.add_vfs(view);
+        self.mounts.add(view);
         let bytes = i128::from(pin.size_bytes);
         let start = pin.created_at.0.div_euclid(HOUR_MS);
         let e = self.alive.entry(start).or_default();
@@ -398,35 +311,6 @@ impl ReportBuilder {
             push_top(&mut self.hottest, entry.clone(), self.top, by_hotness);
         }
         push_top(&mut self.largest, entry, self.top, by_size);
-    }
-
-    fn add_vfs(&mut self, view: &PinView) {
-        let pin = &view.pin;
-        if pin.vfs_paths.is_empty() {
-            return;
-        }
-        let mount = pin.mount.clone().unwrap_or_else(|| "/".to_owned());
-        let m = self.mounts.entry(mount.clone()).or_insert_with(|| MountRow {
-            mount,
-            ..MountRow::default()
-        });
-        m.pins += 1;
-        m.paths += pin.vfs_paths.len() as u64;
-        m.bytes = m.bytes.saturating_add(pin.size_bytes);
-        m.accesses += view.stats.access_count;
-        m.bytes_read = m.bytes_read.saturating_add(view.stats.bytes_read);
-        m.bytes_written = m.bytes_written.saturating_add(view.stats.bytes_written);
-        for path in &pin.vfs_paths {
-            m.top_paths.push(PathRow {
-                path: path.clone(),
-                cid: pin.cid.as_str().to_owned(),
-                accesses: view.stats.access_count,
-                bytes_read: view.stats.bytes_read,
-            });
-        }
-        if m.top_paths.len() > self.top.saturating_mul(4).max(64) {
-            trim_paths(&mut m.top_paths, self.top);
-        }
     }
 
     /// Counts one access of `cid` (those before [`day_start`](Self::day_start) or after `now` are ignored).
@@ -469,72 +353,24 @@ impl ReportBuilder {
             .moves
             .iter()
             .take(MAX_PLAN_MOVES)
-            .map(|m| MoveRow {
-                cid: usize::try_from(m.id)
-                    .ok()
-                    .and_then(|i| self.cids.get(i))
-                    .map_or_else(String::new, |c| c.as_str().to_owned()),
-                from: m.from,
-                to: m.to,
-                size_bytes: m.size_bytes,
-                reason: m.reason,
-                why: m.reason.to_string(),
-                expected_hits: m.expected_hits,
-                delta_cost_per_month: m.delta_cost_per_month,
-                move_cost: m.move_cost,
-                delta_hit_ratio: m.delta_hit_ratio,
-                delta_latency_ms: m.delta_latency_ms,
+            .map(|m| {
+                let cid = usize::try_from(m.id).ok().and_then(|i| self.cids.get(i));
+                MoveRow::of(m, cid.map_or_else(String::new, |c| c.as_str().to_owned()))
             })
             .collect();
-        let bounded = |n: u64| (n != u64::MAX).then_some(n);
         let plan = PlanReport {
             at: now,
             pins: self.inputs.len() as u64,
             horizon_ms: self.table.planner.horizon_ms,
             totals: totals.clone(),
-            tiers: p
-                .tiers
-                .iter()
-                .map(|t| TierRow {
-                    tier: t.tier,
-                    capacity_bytes: bounded(t.capacity_bytes),
-                    high_bytes: bounded(t.high_bytes),
-                    bytes_before: t.bytes_before,
-                    bytes_after: t.bytes_after,
-                    pins_before: t.pins_before,
-                    pins_after: t.pins_after,
-                    hit_share_before: t.hit_share_before,
-                    hit_share_after: t.hit_share_after,
-                })
-                .collect(),
+            tiers: p.tiers,
             moves,
         };
-        let mix = analytics.reads;
         let analytics = AnalyticsReport {
-            as_of: now,
-            pins: analytics.pins,
-            bytes: analytics.bytes,
-            never_read: NeverRead {
-                pins: analytics.never_read,
-                bytes: analytics.never_read_bytes,
-            },
-            patterns: analytics.patterns,
-            reads: ReadShares {
-                sequential: mix.sequential,
-                random: mix.random,
-                whole: mix.whole,
-                sequential_share: mix.sequential_share(),
-                random_share: mix.random_share(),
-                whole_share: mix.whole_share(),
-            },
-            hottest: analytics.hottest,
-            coldest: analytics.coldest,
+            summary: AnalyticsSummary::of(now, analytics),
             plan: totals,
         };
-        let mut mounts: Vec<MountRow> = std::mem::take(&mut self.mounts).into_values().collect();
-        for m in &mut mounts {
-            trim_paths(&mut m.top_paths, self.top);
-        }
+        let mounts = self.mounts.finish();
         sort_top(&mut self.hottest, self.top, by_hotness);
         sort_top(&mut self.largest, self.top, by_size);
         trim_activity(&mut self.recent_vfs, self.top);
@@ -584,11 +420,6 @@ fn push_top(list: &mut Vec<TopPin>, entry: TopPin, top: usize, order: Order) {
 fn sort_top(list: &mut Vec<TopPin>, top: usize, order: Order) {
     list.sort_by(order);
     list.truncate(top);
-}
-
-fn trim_paths(paths: &mut Vec<PathRow>, top: usize) {
-    paths.sort_by(|a, b| b.accesses.cmp(&a.accesses).then_with(|| a.path.cmp(&b.path)));
-    paths.truncate(top);
 }
 
 fn trim_activity(list: &mut Vec<VfsActivity>, top: usize) {

@@ -1,6 +1,5 @@
 //! The Pindex JSON API under `/v1`, with the JSON field names of the command line, and `GET /metrics`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,17 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pin_core::interchange::{parse_ndjson_line, parse_ts};
-use pin_core::{
-    ApplyOutcome, Cid, Cursor, Event, EventBatch, EventKind, NameMatch, PinFilter, PinQuery, PinStatus, Tier,
-    TierTotals,
-};
+use pin_core::report::{MetricsReport, MountIoRow, MountSummary, OpRow, PinRecord, TopPin, TrackReport};
+use pin_core::{ApplyOutcome, Cid, Cursor, Event, EventBatch, EventKind, NameMatch, PinFilter, PinQuery};
 use serde::Serialize;
 
 use crate::config::MAX_LIMIT;
 use crate::error::ApiError;
-use crate::json::{MountIoRow, OpRow, PinRecord, TrackReport, rfc3339};
 use crate::psa::query_rejection;
-use crate::reports::{MountRow, Reports, TopPin};
+use crate::reports::Reports;
 use crate::state::ApiState;
 
 /// Pins `GET /v1/pins` returns without `limit`.
@@ -30,24 +26,9 @@ const DEFAULT_RECENT: usize = 20;
 /// Bad lines `POST /v1/events` lists one by one; the rest are counted.
 const MAX_REPORTED: usize = 100;
 
-/// `GET /v1/metrics`: the object `pindex metrics --format json` prints.
-#[derive(Debug, Serialize)]
-pub(crate) struct MetricsJson {
-    total_pins: u64,
-    total_size_bytes: u64,
-    tiers: BTreeMap<Tier, TierTotals>,
-    statuses: BTreeMap<PinStatus, u64>,
-    total_accesses: u64,
-    accessed_last_hour: u64,
-    accessed_last_day: u64,
-    as_of: String,
-    as_of_ms: i64,
-    /// From the latest background reports (empty until the first is computed).
-    largest_pins: Vec<TopPin>,
-    hottest_pins: Vec<TopPin>,
-}
-
-pub(crate) async fn metrics(State(state): State<ApiState>) -> Result<Json<MetricsJson>, ApiError> {
+/// `GET /v1/metrics`: the object `pindex metrics --format json` prints, its top lists from the latest
+/// background reports (empty until the first is computed).
+pub(crate) async fn metrics(State(state): State<ApiState>) -> Result<Json<MetricsReport>, ApiError> {
     let m = state.store().metrics().await?;
     let reports = state.reports();
     let top = |f: fn(&Reports) -> &Vec<TopPin>| {
@@ -56,19 +37,11 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> Result<Json<Metric
             .map(|r| f(r).iter().take(5).cloned().collect())
             .unwrap_or_default()
     };
-    Ok(Json(MetricsJson {
-        total_pins: m.total_pins,
-        total_size_bytes: m.total_size_bytes,
-        tiers: m.tiers,
-        statuses: m.statuses,
-        total_accesses: m.total_accesses,
-        accessed_last_hour: m.accessed_last_hour,
-        accessed_last_day: m.accessed_last_day,
-        as_of: rfc3339(m.as_of),
-        as_of_ms: m.as_of.millis(),
-        largest_pins: top(|r| &r.dashboard.largest),
-        hottest_pins: top(|r| &r.dashboard.hottest),
-    }))
+    Ok(Json(MetricsReport::new(
+        m,
+        top(|r| &r.dashboard.largest),
+        top(|r| &r.dashboard.hottest),
+    )))
 }
 
 fn bad(field: &str, value: &str, expected: &str) -> ApiError {
@@ -89,7 +62,7 @@ pub(crate) async fn pin(
     State(state): State<ApiState>,
     Path(cid): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<TrackReport>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(pairs) = query.map_err(|r| query_rejection(&r))?;
     let mut recent = DEFAULT_RECENT;
     for (k, v) in &pairs {
@@ -105,13 +78,13 @@ pub(crate) async fn pin(
         .ok_or_else(|| ApiError::not_found(format!("{cid} is not pinned here")))?;
     let history = store.history(&cid, recent).await?;
     let accesses = store.accesses(&cid, recent).await?;
-    Ok(Json(TrackReport::of(&view, &history, &accesses, state.now())))
+    Ok(Json(TrackReport::of(&view, &history, &accesses, state.now())).into_response())
 }
 
 /// `GET /v1/pins`.
 #[derive(Debug, Serialize)]
-pub(crate) struct PinsJson {
-    pins: Vec<PinRecord>,
+pub(crate) struct PinsJson<'a> {
+    pins: Vec<PinRecord<'a>>,
     /// Pass as `cursor` for the next page; `null` when this page is the last.
     next_cursor: Option<String>,
 }
@@ -120,7 +93,7 @@ pub(crate) struct PinsJson {
 pub(crate) async fn pins(
     State(state): State<ApiState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<PinsJson>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(pairs) = query.map_err(|r| query_rejection(&r))?;
     let mut filter = PinFilter::default();
     let mut name = None;
@@ -185,7 +158,8 @@ pub(crate) async fn pins(
     Ok(Json(PinsJson {
         pins: page.pins.iter().map(|v| PinRecord::of(v, now)).collect(),
         next_cursor: page.next.map(|c| c.to_string()),
-    }))
+    })
+    .into_response())
 }
 
 fn latest(state: &ApiState) -> Result<Arc<Reports>, ApiError> {
@@ -202,7 +176,7 @@ fn latest(state: &ApiState) -> Result<Arc<Reports>, ApiError> {
 #[derive(Debug, Serialize)]
 struct VfsJson<'a> {
     /// From the latest reports.
-    mounts: &'a [MountRow],
+    mounts: &'a [MountSummary],
     /// From the store's metrics at the request.
     operations_last_day: Vec<OpRow>,
     io_last_day: Vec<MountIoRow>,

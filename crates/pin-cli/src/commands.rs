@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use pin_core::report::{MetricsReport, TopPin, TrackReport, human_bytes, rfc3339};
 use pin_core::{
     Access, Cid, Clock, Cursor, Event, EventBatch, EventKind, Metrics, Pin, PinFilter, PinStatus, PinStore, PinView,
     SystemClock, Timestamp,
@@ -15,7 +16,7 @@ use pin_store::{ExportTable, ParquetPinStore, PinSort, SortCursor, SortedQuery};
 use serde::Serialize;
 
 use crate::ingest::{self, IngestRequest};
-use crate::output::{Format, PinRecord, PinWriter, Style, human_bytes, rfc3339, write_report};
+use crate::output::{Format, PinWriter, Style, write_report};
 use crate::{AccessArgs, AddArgs, Command, ExportFormat, ExportTableArg, FormatArg, PinsArgs, Settings, VfsCommand};
 
 pub(crate) async fn run(command: Command, s: Settings) -> anyhow::Result<ExitCode> {
@@ -307,54 +308,6 @@ async fn ingest_cmd(s: &Settings, out: &mut impl Write, req: &IngestRequest) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// Statistics of one pin as `track` reports them.
-#[derive(Debug, Serialize)]
-struct TrackStats {
-    access_count: u64,
-    read_count: u64,
-    bytes_read: u64,
-    bytes_written: u64,
-    first_access: Option<String>,
-    last_access: Option<String>,
-    hotness: f64,
-    pattern: &'static str,
-    sequential_reads: u64,
-    random_reads: u64,
-    whole_reads: u64,
-    mean_interarrival_ms: Option<f64>,
-    stddev_interarrival_ms: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct HistoryRow {
-    seq: u64,
-    ts: String,
-    event: String,
-    status: Option<&'static str>,
-    tier: Option<&'static str>,
-    reason: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct AccessRow {
-    seq: u64,
-    ts: String,
-    op: &'static str,
-    offset: Option<u64>,
-    bytes: Option<u64>,
-    tier: Option<&'static str>,
-    vfs_path: Option<String>,
-    latency_us: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-struct TrackReport<'a> {
-    pin: PinRecord<'a>,
-    stats: TrackStats,
-    recent_accesses: Vec<AccessRow>,
-    history: Vec<HistoryRow>,
-}
-
 async fn track(
     s: &Settings,
     out: &mut impl Write,
@@ -370,50 +323,7 @@ async fn track(
     };
     // Each reads its own segments; on two cores they overlap.
     let (history, accesses) = tokio::try_join!(store.history(&cid, recent), store.accesses(&cid, recent))?;
-    let at = now();
-    let st = &view.stats;
-    let report = TrackReport {
-        pin: PinRecord::of(&view, at),
-        stats: TrackStats {
-            access_count: st.access_count,
-            read_count: st.read_count,
-            bytes_read: st.bytes_read,
-            bytes_written: st.bytes_written,
-            first_access: st.first_access.map(rfc3339),
-            last_access: st.last_access.map(rfc3339),
-            hotness: st.hotness_at(at),
-            pattern: st.pattern().as_str(),
-            sequential_reads: st.sequential_reads,
-            random_reads: st.random_reads,
-            whole_reads: st.whole_reads,
-            mean_interarrival_ms: (st.gap_count > 0).then_some(st.gap_mean_ms),
-            stddev_interarrival_ms: (st.gap_count > 1).then(|| st.gap_stddev_ms()),
-        },
-        recent_accesses: accesses
-            .iter()
-            .map(|a| AccessRow {
-                seq: a.seq,
-                ts: rfc3339(a.ts),
-                op: a.op.as_str(),
-                offset: a.offset,
-                bytes: a.length,
-                tier: a.tier.map(|t| t.as_str()),
-                vfs_path: a.vfs_path.clone(),
-                latency_us: a.latency_us,
-            })
-            .collect(),
-        history: history
-            .iter()
-            .map(|h| HistoryRow {
-                seq: h.seq,
-                ts: rfc3339(h.ts),
-                event: h.event.clone(),
-                status: h.status.map(|x| x.as_str()),
-                tier: h.tier.map(|t| t.as_str()),
-                reason: h.reason.clone(),
-            })
-            .collect(),
-    };
+    let report = TrackReport::of(&view, &history, &accesses, now());
     if format != Format::Table {
         write_report(out, format, &report)?;
         return Ok(ExitCode::SUCCESS);
@@ -474,27 +384,32 @@ async fn track(
         writeln!(out, "{}  {v}", b(&format!("{k:<12}")))?;
     }
     let t = &report.stats;
+    let st = &t.base;
     writeln!(out)?;
     writeln!(out, "{}", b("statistics"))?;
     writeln!(
         out,
         "  accesses     {} ({} reads, {} read, {} written)",
-        t.access_count,
-        t.read_count,
-        human_bytes(t.bytes_read),
-        human_bytes(t.bytes_written)
+        st.access_count,
+        st.read_count,
+        human_bytes(st.bytes_read),
+        human_bytes(st.bytes_written)
     )?;
     writeln!(
         out,
         "  first/last   {} / {}",
-        t.first_access.as_deref().unwrap_or("-"),
-        t.last_access.as_deref().unwrap_or("-")
+        st.first_access.map_or_else(|| "-".to_owned(), rfc3339),
+        st.last_access.map_or_else(|| "-".to_owned(), rfc3339)
     )?;
-    writeln!(out, "  hotness      {:.3} (decayed to now, half-life 1 day)", t.hotness)?;
+    writeln!(
+        out,
+        "  hotness      {:.3} (decayed to now, half-life 1 day)",
+        st.hotness
+    )?;
     writeln!(
         out,
         "  pattern      {} ({} sequential, {} random, {} whole reads)",
-        t.pattern, t.sequential_reads, t.random_reads, t.whole_reads
+        st.pattern, t.sequential_reads, t.random_reads, t.whole_reads
     )?;
     if let Some(m) = t.mean_interarrival_ms {
         writeln!(
@@ -521,11 +436,11 @@ async fn track(
         writeln!(
             out,
             "  {}  {:<5} {:<20} {:<8} {}{}",
-            a.ts,
+            rfc3339(a.ts),
             a.op,
             range,
             a.tier.unwrap_or("-"),
-            a.vfs_path.as_deref().unwrap_or("-"),
+            a.vfs_path.unwrap_or("-"),
             a.latency_us.map_or(String::new(), |l| format!("  {l} µs")),
         )?;
     }
@@ -537,8 +452,8 @@ async fn track(
     )?;
     for h in &report.history {
         let what = [h.status, h.tier].into_iter().flatten().collect::<Vec<_>>().join(" ");
-        let reason = h.reason.as_deref().map_or(String::new(), |r| format!(" ({r})"));
-        writeln!(out, "  {}  {:<7} {what}{reason}", h.ts, h.event)?;
+        let reason = h.reason.map_or(String::new(), |r| format!(" ({r})"));
+        writeln!(out, "  {}  {:<7} {what}{reason}", rfc3339(h.ts), h.event)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -580,20 +495,21 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
     let next_cursor: Option<String>;
     if a.sort == PinSort::Key && !descending {
         let after = a.cursor.as_deref().map(Cursor::parse).transpose()?;
-        let mut scan = store.scan(filter, after.as_ref()).await?;
-        loop {
-            let Some(v) = scan.next().await? else {
-                next_cursor = None;
-                break;
+        // Reading and decoding run ahead on another task while this one formats and writes.
+        let mut chunks = store.scan(filter, after.as_ref()).await?.read_ahead(1024, 4);
+        next_cursor = 'rows: loop {
+            let Some(pins) = chunks.next().await? else {
+                break None;
             };
-            if written == limit {
-                next_cursor = last.map(|l| Cursor::after(&l.pin.cid).to_string());
-                break;
+            for v in pins {
+                if written == limit {
+                    break 'rows last.map(|l| Cursor::after(&l.pin.cid).to_string());
+                }
+                w.write(&v)?;
+                written += 1;
+                last = Some(v);
             }
-            w.write(&v)?;
-            written += 1;
-            last = Some(v);
-        }
+        };
     } else {
         let after = a
             .cursor
@@ -631,64 +547,11 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// A pin in the metrics' top lists.
-#[derive(Debug, Serialize)]
-struct TopPin {
-    cid: String,
-    name: Option<String>,
-    status: &'static str,
-    tier: &'static str,
-    size_bytes: u64,
-    access_count: u64,
-    last_access: Option<String>,
-    hotness: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct MetricsReport {
-    total_pins: u64,
-    total_size_bytes: u64,
-    tiers: std::collections::BTreeMap<pin_core::Tier, pin_core::TierTotals>,
-    statuses: std::collections::BTreeMap<PinStatus, u64>,
-    total_accesses: u64,
-    accessed_last_hour: u64,
-    accessed_last_day: u64,
-    as_of: String,
-    as_of_ms: i64,
-    largest_pins: Vec<TopPin>,
-    hottest_pins: Vec<TopPin>,
-}
-
-fn top_pin(v: PinView, at: Timestamp) -> TopPin {
-    TopPin {
-        hotness: v.stats.hotness_at(at),
-        cid: v.pin.cid.as_str().to_owned(),
-        name: v.pin.name,
-        status: v.pin.status.as_str(),
-        tier: v.pin.primary_tier.as_str(),
-        size_bytes: v.pin.size_bytes,
-        access_count: v.stats.access_count,
-        last_access: v.stats.last_access.map(rfc3339),
-    }
-}
-
 async fn metrics_report(store: &ParquetPinStore, m: Metrics, n: usize) -> anyhow::Result<MetricsReport> {
     let (largest, hottest) = store.top_pins(n).await?;
-    let largest_pins = largest.into_iter().map(|v| top_pin(v, m.as_of)).collect();
-    let hottest_pins = hottest.into_iter().map(|v| top_pin(v, m.as_of)).collect();
-    Ok(MetricsReport {
-        total_pins: m.total_pins,
-        total_size_bytes: m.total_size_bytes,
-        tiers: m.tiers,
-        statuses: m.statuses,
-        total_accesses: m.total_accesses,
-        accessed_last_hour: m.accessed_last_hour,
-        accessed_last_day: m.accessed_last_day,
-        as_of: rfc3339(m.as_of),
-        as_of_ms: m.as_of.millis(),
-        largest_pins,
-        hottest_pins,
-    })
+    let top = |views: Vec<PinView>| views.iter().map(|v| TopPin::of(v, m.as_of)).collect();
+    let (largest_pins, hottest_pins) = (top(largest), top(hottest));
+    Ok(MetricsReport::new(m, largest_pins, hottest_pins))
 }
 
 async fn metrics(s: &Settings, out: &mut impl Write, n: usize, format: Format) -> anyhow::Result<ExitCode> {
@@ -729,7 +592,7 @@ fn print_metrics(out: &mut impl Write, m: &MetricsReport, format: Format, style:
                 out,
                 "  {:>10}  {:<8} {}  {}",
                 human_bytes(p.size_bytes),
-                p.tier,
+                p.tier.as_str(),
                 p.cid,
                 p.name.as_deref().unwrap_or("-")
             )?;
@@ -748,7 +611,7 @@ fn print_metrics(out: &mut impl Write, m: &MetricsReport, format: Format, style:
             )?;
         }
     }
-    writeln!(out, "as of {}", m.as_of)?;
+    writeln!(out, "as of {}", rfc3339(m.as_of))?;
     Ok(())
 }
 

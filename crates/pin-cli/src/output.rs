@@ -5,8 +5,9 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, SecondsFormat};
+use chrono::DateTime;
 use clap::ValueEnum;
+use pin_core::report::{PinRecord, human_bytes, rfc3339};
 use pin_core::{PinView, Timestamp};
 use serde::Serialize;
 
@@ -46,153 +47,9 @@ impl Style {
     }
 }
 
-/// RFC 3339 in UTC with milliseconds: `2026-11-25T11:30:00.123Z`.
-///
-/// Listings print several per row, so years 0 to 9999 are formatted by hand (civil-from-days); chrono
-/// handles the rest.
-pub(crate) fn rfc3339(t: Timestamp) -> String {
-    let mut buf = [0u8; 24];
-    match rfc3339_in(t, &mut buf) {
-        Some(s) => s.to_owned(),
-        None => DateTime::from_timestamp_millis(t.0)
-            .map_or_else(|| t.0.to_string(), |d| d.to_rfc3339_opts(SecondsFormat::Millis, true)),
-    }
-}
-
-/// [`rfc3339`] into a buffer, for years 0 to 9999 (`None` otherwise).
-fn rfc3339_in(t: Timestamp, b: &mut [u8; 24]) -> Option<&str> {
-    let ms = t.0;
-    let secs = ms.div_euclid(1000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    if !(0..=9999).contains(&y) {
-        return None;
-    }
-    *b = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut v: i64| {
-        for i in (0..width).rev() {
-            b[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, y);
-    put(5, 2, m);
-    put(8, 2, d);
-    put(11, 2, sod / 3600);
-    put(14, 2, sod % 3600 / 60);
-    put(17, 2, sod % 60);
-    put(20, 3, ms.rem_euclid(1000));
-    std::str::from_utf8(b).ok()
-}
-
 /// Shorter, for tables: `2026-11-25 11:30:00`.
 pub(crate) fn short_time(t: Timestamp) -> String {
     DateTime::from_timestamp_millis(t.0).map_or_else(|| t.0.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-}
-
-/// Bytes with a binary unit: `1.5 GiB`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn ts_opt<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => ts(t, s),
-        None => s.serialize_none(),
-    }
-}
-
-fn ts<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    let mut buf = [0u8; 24];
-    match rfc3339_in(*t, &mut buf) {
-        Some(text) => s.serialize_str(text),
-        None => s.serialize_str(&rfc3339(*t)),
-    }
-}
-
-/// One pin as listings print it (JSON field names are stable; see docs/cli.md).
-#[derive(Debug, Serialize)]
-pub(crate) struct PinRecord<'a> {
-    pub(crate) cid: &'a str,
-    pub(crate) name: Option<&'a str>,
-    pub(crate) pin_type: &'static str,
-    pub(crate) status: &'static str,
-    pub(crate) status_reason: Option<&'a str>,
-    pub(crate) size_bytes: u64,
-    pub(crate) tier: &'static str,
-    pub(crate) tiers: &'a std::collections::BTreeSet<pin_core::Tier>,
-    pub(crate) replication: u32,
-    #[serde(serialize_with = "ts")]
-    pub(crate) created_at: Timestamp,
-    #[serde(serialize_with = "ts")]
-    pub(crate) updated_at: Timestamp,
-    pub(crate) mount: Option<&'a str>,
-    pub(crate) vfs_paths: &'a std::collections::BTreeSet<String>,
-    pub(crate) meta: &'a std::collections::BTreeMap<String, String>,
-    #[serde(serialize_with = "ts_opt")]
-    pub(crate) expires_at: Option<Timestamp>,
-    pub(crate) access_count: u64,
-    pub(crate) read_count: u64,
-    pub(crate) bytes_read: u64,
-    pub(crate) bytes_written: u64,
-    #[serde(serialize_with = "ts_opt")]
-    pub(crate) first_access: Option<Timestamp>,
-    #[serde(serialize_with = "ts_opt")]
-    pub(crate) last_access: Option<Timestamp>,
-    pub(crate) hotness: f64,
-    pub(crate) pattern: &'static str,
-}
-
-impl<'a> PinRecord<'a> {
-    /// The record of `v`, with hotness decayed to `now`.
-    pub(crate) fn of(v: &'a PinView, now: Timestamp) -> Self {
-        let p = &v.pin;
-        let s = &v.stats;
-        Self {
-            cid: p.cid.as_str(),
-            name: p.name.as_deref(),
-            pin_type: p.pin_type.as_str(),
-            status: p.status.as_str(),
-            status_reason: p.status_reason.as_deref(),
-            size_bytes: p.size_bytes,
-            tier: p.primary_tier.as_str(),
-            tiers: &p.tiers,
-            replication: p.replication,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-            mount: p.mount.as_deref(),
-            vfs_paths: &p.vfs_paths,
-            meta: &p.meta,
-            expires_at: p.expires_at,
-            access_count: s.access_count,
-            read_count: s.read_count,
-            bytes_read: s.bytes_read,
-            bytes_written: s.bytes_written,
-            first_access: s.first_access,
-            last_access: s.last_access,
-            hotness: s.hotness_at(now),
-            pattern: s.pattern().as_str(),
-        }
-    }
 }
 
 /// CSV columns of a pin, in order.
@@ -291,8 +148,8 @@ impl<W: Write> PinWriter<W> {
                         r.tier.to_owned(),
                         human_bytes(r.size_bytes),
                         short_time(r.created_at),
-                        r.access_count.to_string(),
-                        format!("{:.3}", r.hotness),
+                        r.stats.access_count.to_string(),
+                        format!("{:.3}", r.stats.hotness),
                     ];
                     writeln!(out, "{}", table_line(&cells))?;
                 }
@@ -369,14 +226,14 @@ fn pin_csv_row(r: &PinRecord<'_>) -> anyhow::Result<Vec<String>> {
         serde_json::to_string(r.vfs_paths)?,
         serde_json::to_string(r.meta)?,
         opt_ts(r.expires_at),
-        r.access_count.to_string(),
-        r.read_count.to_string(),
-        r.bytes_read.to_string(),
-        r.bytes_written.to_string(),
-        opt_ts(r.first_access),
-        opt_ts(r.last_access),
-        r.hotness.to_string(),
-        r.pattern.to_owned(),
+        r.stats.access_count.to_string(),
+        r.stats.read_count.to_string(),
+        r.stats.bytes_read.to_string(),
+        r.stats.bytes_written.to_string(),
+        opt_ts(r.stats.first_access),
+        opt_ts(r.stats.last_access),
+        r.stats.hotness.to_string(),
+        r.stats.pattern.to_owned(),
     ])
 }
 
@@ -434,26 +291,6 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_and_times_read_well() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(rfc3339(Timestamp(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
-        let chrono = |ms: i64| {
-            DateTime::from_timestamp_millis(ms)
-                .map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true))
-                .unwrap_or_default()
-        };
-        // From 0000-01-01 through 9999-12-31, in uneven steps that land on every field.
-        let mut ms: i64 = -62_167_219_200_000;
-        while ms < 253_402_300_800_000 {
-            assert_eq!(rfc3339(Timestamp(ms)), chrono(ms), "{ms}");
-            ms += 7_777_777_777 + 1_234;
-        }
-        assert_eq!(rfc3339(Timestamp(-1)), "1969-12-31T23:59:59.999Z");
-        assert_eq!(rfc3339(Timestamp(-62_167_219_200_001)), chrono(-62_167_219_200_001));
-    }
 
     #[test]
     fn reports_flatten_to_key_value_rows() {

@@ -12,19 +12,21 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
+use pin_api::AnalyticsSummary;
+use pin_core::report::{human_bytes, rfc3339};
 use pin_core::{Cid, Event, EventBatch, EventKind, PinFilter, PinStatus, PinStore, Tier, Timestamp};
 use pin_store::ParquetPinStore;
 use pin_store::datafusion::arrow::array::{Array, AsArray};
 use pin_store::datafusion::arrow::compute::cast;
 use pin_store::datafusion::arrow::datatypes::{DataType, Int64Type};
 use pin_tiers::{
-    AnalyticsBuilder, Capacity, Layout, MoveReason, PatternCounts, PatternMix, PlanInput, PlanTotals,
-    PredictionQuality, Ranked, TierTable, Trace,
+    AnalyticsBuilder, Capacity, Layout, MoveRow, PlanInput, PlanTotals, PredictionQuality, TierSummary, TierTable,
+    Trace,
 };
 use serde::Serialize;
 
 use crate::Settings;
-use crate::output::{Format, human_bytes, rfc3339, write_report};
+use crate::output::{Format, write_report};
 
 /// Tier events applied per store batch by `plan --apply`.
 const APPLY_BATCH: usize = 10_000;
@@ -150,35 +152,6 @@ async fn gather(
 }
 
 #[derive(Debug, Serialize)]
-struct MoveRow {
-    cid: String,
-    from: Tier,
-    to: Tier,
-    size_bytes: u64,
-    reason: MoveReason,
-    why: String,
-    expected_hits: f64,
-    delta_cost_per_month: f64,
-    move_cost: f64,
-    delta_hit_ratio: f64,
-    delta_latency_ms: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct TierRow {
-    tier: Tier,
-    /// `null`: unlimited.
-    capacity_bytes: Option<u64>,
-    high_bytes: Option<u64>,
-    bytes_before: u64,
-    bytes_after: u64,
-    pins_before: u64,
-    pins_after: u64,
-    hit_share_before: f64,
-    hit_share_after: f64,
-}
-
-#[derive(Debug, Serialize)]
 struct PlanReport {
     at: String,
     tiers_file: Option<String>,
@@ -186,12 +159,8 @@ struct PlanReport {
     horizon_ms: i64,
     applied: bool,
     totals: PlanTotals,
-    tiers: Vec<TierRow>,
+    tiers: Vec<TierSummary>,
     moves: Vec<MoveRow>,
-}
-
-fn bounded(n: u64) -> Option<u64> {
-    (n != u64::MAX).then_some(n)
 }
 
 /// `pindex plan [--tiers FILE] [--at TS] [--apply]`.
@@ -218,19 +187,7 @@ pub(crate) async fn plan(
     let moves: Vec<MoveRow> = p
         .moves
         .iter()
-        .map(|m| MoveRow {
-            cid: g.cids.get(m.id).to_owned(),
-            from: m.from,
-            to: m.to,
-            size_bytes: m.size_bytes,
-            reason: m.reason,
-            why: m.reason.to_string(),
-            expected_hits: m.expected_hits,
-            delta_cost_per_month: m.delta_cost_per_month,
-            move_cost: m.move_cost,
-            delta_hit_ratio: m.delta_hit_ratio,
-            delta_latency_ms: m.delta_latency_ms,
-        })
+        .map(|m| MoveRow::of(m, g.cids.get(m.id).to_owned()))
         .collect();
     drop(g.cids);
     if apply && !moves.is_empty() {
@@ -257,21 +214,7 @@ pub(crate) async fn plan(
         horizon_ms: table.planner.horizon_ms,
         applied: apply,
         totals: p.totals(),
-        tiers: p
-            .tiers
-            .iter()
-            .map(|t| TierRow {
-                tier: t.tier,
-                capacity_bytes: bounded(t.capacity_bytes),
-                high_bytes: bounded(t.high_bytes),
-                bytes_before: t.bytes_before,
-                bytes_after: t.bytes_after,
-                pins_before: t.pins_before,
-                pins_after: t.pins_after,
-                hit_share_before: t.hit_share_before,
-                hit_share_after: t.hit_share_after,
-            })
-            .collect(),
+        tiers: p.tiers,
         moves,
     };
     if format != Format::Table {
@@ -319,7 +262,7 @@ pub(crate) async fn plan(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan_summary(out: &mut impl Write, s: &Settings, t: &PlanTotals, tiers: &[TierRow]) -> anyhow::Result<()> {
+fn print_plan_summary(out: &mut impl Write, s: &Settings, t: &PlanTotals, tiers: &[TierSummary]) -> anyhow::Result<()> {
     let b = |x: &str| s.out_style.bold(x);
     writeln!(
         out,
@@ -334,7 +277,7 @@ fn print_plan_summary(out: &mut impl Write, s: &Settings, t: &PlanTotals, tiers:
             out,
             "{:<9} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9.1}% {:>9.1}%",
             r.tier.as_str(),
-            r.capacity_bytes.map_or_else(|| "unlimited".to_owned(), human_bytes),
+            r.capacity().map_or_else(|| "unlimited".to_owned(), human_bytes),
             human_bytes(r.bytes_before),
             human_bytes(r.bytes_after),
             r.pins_before,
@@ -370,22 +313,6 @@ fn print_plan_summary(out: &mut impl Write, s: &Settings, t: &PlanTotals, tiers:
 }
 
 #[derive(Debug, Serialize)]
-struct NeverRead {
-    pins: u64,
-    bytes: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct ReadShares {
-    sequential: u64,
-    random: u64,
-    whole: u64,
-    sequential_share: f64,
-    random_share: f64,
-    whole_share: f64,
-}
-
-#[derive(Debug, Serialize)]
 struct PredictionSection {
     /// Accesses from here to `split` train the model.
     window_start: String,
@@ -398,16 +325,11 @@ struct PredictionSection {
     note: Option<String>,
 }
 
+/// `pindex analytics --format json`: the API's analytics with the prediction section before the plan.
 #[derive(Debug, Serialize)]
 struct AnalyticsReport {
-    as_of: String,
-    pins: u64,
-    bytes: u64,
-    never_read: NeverRead,
-    patterns: PatternCounts,
-    reads: ReadShares,
-    hottest: Vec<Ranked>,
-    coldest: Vec<Ranked>,
+    #[serde(flatten)]
+    summary: AnalyticsSummary,
     prediction: PredictionSection,
     plan: PlanTotals,
 }
@@ -496,26 +418,8 @@ pub(crate) async fn analytics(
     let p = pin_tiers::plan(&g.inputs, &table, now);
     drop(g.inputs);
     let pred = prediction(&store, now, table.planner.horizon_ms, history_days).await?;
-    let mix: PatternMix = a.reads;
     let report = AnalyticsReport {
-        as_of: rfc3339(now),
-        pins: a.pins,
-        bytes: a.bytes,
-        never_read: NeverRead {
-            pins: a.never_read,
-            bytes: a.never_read_bytes,
-        },
-        patterns: a.patterns,
-        reads: ReadShares {
-            sequential: mix.sequential,
-            random: mix.random,
-            whole: mix.whole,
-            sequential_share: mix.sequential_share(),
-            random_share: mix.random_share(),
-            whole_share: mix.whole_share(),
-        },
-        hottest: a.hottest,
-        coldest: a.coldest,
+        summary: AnalyticsSummary::of(now, a),
         prediction: pred,
         plan: p.totals(),
     };
@@ -524,20 +428,21 @@ pub(crate) async fn analytics(
         return Ok(ExitCode::SUCCESS);
     }
     let b = |t: &str| s.out_style.bold(t);
-    writeln!(out, "pins        {:>12}   ({})", report.pins, human_bytes(report.bytes))?;
+    let a = &report.summary;
+    writeln!(out, "pins        {:>12}   ({})", a.pins, human_bytes(a.bytes))?;
     writeln!(
         out,
         "never read  {:>12}   ({})",
-        report.never_read.pins,
-        human_bytes(report.never_read.bytes)
+        a.never_read.pins,
+        human_bytes(a.never_read.bytes)
     )?;
-    let pc = &report.patterns;
+    let pc = &a.patterns;
     writeln!(
         out,
         "patterns    {} sequential, {} random, {} mixed, {} whole, {} unknown (pins)",
         pc.sequential, pc.random, pc.mixed, pc.whole, pc.unknown
     )?;
-    let r = &report.reads;
+    let r = &a.reads;
     writeln!(
         out,
         "reads       {} sequential ({:.1}%), {} random ({:.1}%), {} whole ({:.1}%)",
@@ -548,10 +453,7 @@ pub(crate) async fn analytics(
         r.whole,
         r.whole_share * 100.0
     )?;
-    for (title, list) in [
-        ("hottest pins", &report.hottest),
-        ("coldest pins (ever read)", &report.coldest),
-    ] {
+    for (title, list) in [("hottest pins", &a.hottest), ("coldest pins (ever read)", &a.coldest)] {
         if list.is_empty() {
             continue;
         }
@@ -601,7 +503,7 @@ pub(crate) async fn analytics(
         t.cost_per_month_before,
         t.cost_per_month_after
     )?;
-    writeln!(out, "as of {}", report.as_of)?;
+    writeln!(out, "as of {}", rfc3339(report.summary.as_of))?;
     Ok(ExitCode::SUCCESS)
 }
 

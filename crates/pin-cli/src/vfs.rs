@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use pin_core::report::{MountIoRow, MountSummary, OpRow, human_bytes};
 use pin_core::{PinStore, SystemClock};
 use pin_vfs::{
     Adapter, AdapterConfig, CidVersion, DirCheckpoints, DirWatcher, JournalFormat, OpStats, Problem, RunSummary, Stop,
@@ -16,7 +17,7 @@ use pin_vfs::{
 use serde::Serialize;
 
 use crate::Settings;
-use crate::output::{Format, human_bytes, write_report};
+use crate::output::{Format, write_report};
 
 /// A pin-vfs error as one message: its `Display` already names the cause, which `{:#}` would repeat.
 fn flat(e: pin_vfs::Error) -> anyhow::Error {
@@ -184,26 +185,6 @@ async fn wait_for_signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
 }
 
-/// Operation counts of one run, per kind, as the adapter saw them.
-#[derive(Debug, Serialize)]
-struct OpRow {
-    op: &'static str,
-    count: u64,
-    failed: u64,
-    success_rate: f64,
-    mean_latency_us: Option<f64>,
-    max_latency_us: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-struct MountIoRow {
-    mount: String,
-    reads: u64,
-    bytes_read: u64,
-    writes: u64,
-    bytes_written: u64,
-}
-
 /// What `watch` and `vfs replay` print at the end.
 #[derive(Debug, Serialize)]
 struct RunReport {
@@ -215,37 +196,9 @@ struct RunReport {
     failed_ops: u64,
     unattributed: u64,
     seconds: f64,
+    /// Operation counts of the run, per kind, as the adapter saw them.
     operations: Vec<OpRow>,
     mounts: Vec<MountIoRow>,
-}
-
-fn op_rows(stats: &OpStats) -> Vec<OpRow> {
-    stats
-        .by_op
-        .iter()
-        .map(|(k, c)| OpRow {
-            op: k.as_str(),
-            count: c.count,
-            failed: c.failed,
-            success_rate: c.success_rate(),
-            mean_latency_us: c.mean_latency_us(),
-            max_latency_us: (c.latency_samples > 0).then_some(c.latency_us_max),
-        })
-        .collect()
-}
-
-fn mount_io_rows(stats: &OpStats) -> Vec<MountIoRow> {
-    stats
-        .by_mount
-        .iter()
-        .map(|(m, io)| MountIoRow {
-            mount: m.clone(),
-            reads: io.reads,
-            bytes_read: io.bytes_read,
-            writes: io.writes,
-            bytes_written: io.bytes_written,
-        })
-        .collect()
 }
 
 fn run_report(r: &RunSummary, stats: &OpStats, seconds: f64) -> RunReport {
@@ -258,8 +211,8 @@ fn run_report(r: &RunSummary, stats: &OpStats, seconds: f64) -> RunReport {
         failed_ops: r.failed_ops,
         unattributed: r.unattributed,
         seconds,
-        operations: op_rows(stats),
-        mounts: mount_io_rows(stats),
+        operations: OpRow::all(stats),
+        mounts: MountIoRow::all(stats),
     }
 }
 
@@ -416,28 +369,8 @@ pub(crate) async fn replay(
 }
 
 #[derive(Debug, Serialize)]
-struct PathRow {
-    path: String,
-    cid: String,
-    accesses: u64,
-    bytes_read: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct MountRow {
-    mount: String,
-    pins: u64,
-    paths: u64,
-    bytes: u64,
-    accesses: u64,
-    bytes_read: u64,
-    bytes_written: u64,
-    top_paths: Vec<PathRow>,
-}
-
-#[derive(Debug, Serialize)]
 struct VfsReport {
-    mounts: Vec<MountRow>,
+    mounts: Vec<MountSummary>,
     /// VFS operations of the last day (the store's 1440 minute buckets up to now), by kind.
     operations_last_day: Vec<OpRow>,
     /// Bytes their successful reads and writes moved, per mount point.
@@ -455,31 +388,9 @@ pub(crate) async fn summary(
     let sum = pin_vfs::summarize(&store, top).await.map_err(flat)?;
     let ops = store.metrics().await?.vfs_last_day;
     let report = VfsReport {
-        operations_last_day: op_rows(&ops),
-        io_last_day: mount_io_rows(&ops),
-        mounts: sum
-            .mounts
-            .into_iter()
-            .map(|m| MountRow {
-                mount: m.mount,
-                pins: m.pins,
-                paths: m.paths,
-                bytes: m.bytes,
-                accesses: m.accesses,
-                bytes_read: m.bytes_read,
-                bytes_written: m.bytes_written,
-                top_paths: m
-                    .top_paths
-                    .into_iter()
-                    .map(|p| PathRow {
-                        path: p.path,
-                        cid: p.cid.as_str().to_owned(),
-                        accesses: p.accesses,
-                        bytes_read: p.bytes_read,
-                    })
-                    .collect(),
-            })
-            .collect(),
+        operations_last_day: OpRow::all(&ops),
+        io_last_day: MountIoRow::all(&ops),
+        mounts: sum.mounts,
     };
     if format != Format::Table {
         write_report(out, format, &report)?;

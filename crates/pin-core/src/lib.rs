@@ -12,6 +12,7 @@ pub mod interchange;
 mod memory;
 pub mod metrics;
 mod model;
+pub mod report;
 mod store;
 pub mod vfs;
 

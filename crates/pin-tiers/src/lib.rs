@@ -63,7 +63,9 @@ mod units;
 pub use crate::analytics::{Analytics, AnalyticsBuilder, Ranked};
 pub use crate::classify::{PatternCounts, PatternMix, classify_reads, classify_records};
 pub use crate::error::{Error, Result};
-pub use crate::plan::{Move, MoveReason, Plan, PlanInput, PlanTotals, TierSummary, expected_hits, plan, tier_events};
+pub use crate::plan::{
+    Move, MoveReason, MoveRow, Plan, PlanInput, PlanTotals, TierSummary, expected_hits, plan, tier_events,
+};
 pub use crate::policy::{
     Arc, DEFAULT_POLICY, Hotness, Lfu, Lru, POLICY_NAMES, Policy, PolicyParams, WTinyLfu, policy_by_name,
 };

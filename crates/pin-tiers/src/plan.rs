@@ -200,14 +200,17 @@ pub struct Move {
     pub delta_latency_ms: f64,
 }
 
-/// One tier before and after the plan.
+/// One tier before and after the plan, as `pindex plan --format json` and `GET /v1/plan` print it under
+/// `tiers` (where an unlimited size, `u64::MAX`, is `null`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TierSummary {
     /// Which tier.
     pub tier: Tier,
-    /// Its capacity.
+    /// Its capacity (`u64::MAX`: unlimited).
+    #[serde(serialize_with = "unlimited_as_null")]
     pub capacity_bytes: u64,
-    /// Its high watermark in bytes.
+    /// Its high watermark in bytes (`u64::MAX`: unlimited).
+    #[serde(serialize_with = "unlimited_as_null")]
     pub high_bytes: u64,
     /// Bytes before the plan.
     pub bytes_before: u64,
@@ -221,6 +224,69 @@ pub struct TierSummary {
     pub hit_share_before: f64,
     /// Share of expected hits served after.
     pub hit_share_after: f64,
+}
+
+impl TierSummary {
+    /// The capacity, `None` when unlimited.
+    pub fn capacity(&self) -> Option<u64> {
+        (self.capacity_bytes != u64::MAX).then_some(self.capacity_bytes)
+    }
+}
+
+/// Serializes a size as a number, or `null` when it is `u64::MAX` (unlimited).
+fn unlimited_as_null<S: serde::Serializer>(n: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    if *n == u64::MAX {
+        s.serialize_none()
+    } else {
+        s.serialize_u64(*n)
+    }
+}
+
+/// One planned move, as `pindex plan --format json` and `GET /v1/plan` print it under `moves`: a [`Move`]
+/// with the pin's CID and its reason in words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MoveRow {
+    /// The pin.
+    pub cid: String,
+    /// From.
+    pub from: Tier,
+    /// To.
+    pub to: Tier,
+    /// Its bytes.
+    pub size_bytes: u64,
+    /// Why, as a name.
+    pub reason: MoveReason,
+    /// Why, in words.
+    pub why: String,
+    /// Expected hits within the horizon.
+    pub expected_hits: f64,
+    /// Change in monthly cost, dollars.
+    pub delta_cost_per_month: f64,
+    /// One-time cost of the move, dollars.
+    pub move_cost: f64,
+    /// Change in hit ratio.
+    pub delta_hit_ratio: f64,
+    /// Change in latency, ms.
+    pub delta_latency_ms: f64,
+}
+
+impl MoveRow {
+    /// The row of `m`, the move of the pin `cid`.
+    pub fn of(m: &Move, cid: String) -> Self {
+        Self {
+            cid,
+            from: m.from,
+            to: m.to,
+            size_bytes: m.size_bytes,
+            reason: m.reason,
+            why: m.reason.to_string(),
+            expected_hits: m.expected_hits,
+            delta_cost_per_month: m.delta_cost_per_month,
+            move_cost: m.move_cost,
+            delta_hit_ratio: m.delta_hit_ratio,
+            delta_latency_ms: m.delta_latency_ms,
+        }
+    }
 }
 
 /// The planner's answer.

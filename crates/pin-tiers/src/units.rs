@@ -130,22 +130,13 @@ impl Quantity {
     }
 }
 
-/// Formats bytes with a binary unit, for reports (`1.5 GiB`).
+/// Formats bytes with a binary unit, for reports (`1.5 GiB`), as [`pin_core::report::human_bytes`] does;
+/// `u64::MAX`, the tier table's "no limit", prints as `unlimited`.
 pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes == u64::MAX {
-        return "unlimited".to_owned();
-    }
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{bytes} B")
+        "unlimited".to_owned()
     } else {
-        format!("{v:.1} {}", UNITS[i])
+        pin_core::report::human_bytes(bytes)
     }
 }
 
@@ -165,5 +156,6 @@ mod tests {
         assert_eq!(parse_duration_ms("2d").unwrap(), 172_800_000.0);
         assert!(parse_duration_ms("5 fortnights").is_err());
         assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(u64::MAX), "unlimited");
     }
 }

@@ -73,10 +73,11 @@ pub use crate::source::{
     Chunk, EventSource, JournalFormat, LogReporter, Reporter, RunSummary, Sequence, SilentReporter, Stop,
     replay_source, run,
 };
-pub use crate::summary::{MountSummary, PathUsage, VfsSummary, summarize};
+pub use crate::summary::{VfsSummary, summarize};
 pub use crate::unixfs::{
     CHUNK_SIZE, CidBuilder, CidVersion, ContentId, HASH_ATTEMPTS, MAX_LINKS, cid_of_bytes, cid_of_file, cid_of_reader,
 };
+pub use pin_core::report::{MountSummary, PathUsage};
 
 /// The first 16 hex digits of a digest, for ids and file names.
 pub(crate) fn hex16(digest: &[u8]) -> String {

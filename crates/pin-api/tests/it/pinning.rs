@@ -339,28 +339,11 @@ async fn filters_match_as_the_spec_says() {
     assert_eq!((r["count"].clone(), ids(&r)), (json!(2), vec![cid(2)]));
 }
 
-/// RFC 3339 with milliseconds, as the API writes `created`.
+/// RFC 3339 with milliseconds, as the API writes `created` (computed by chrono, not by the code under test).
 fn chrono_like(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let d = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = d + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| panic!("{ms} ms is out of chrono's range"))
 }
 
 /// Pages through `GET /pins` with `before = created of the last result`, as clients do.
