@@ -290,7 +290,7 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 }
 
 /// How many segments the first wave of [`ParquetPinStore::key_log`] reads; each next wave reads twice as many.
-const FIRST_WAVE: usize = 4;
+const FIRST_WAVE: usize = 8;
 
 /// Append-only segments, the one with the newest event first.
 fn newest_first(segments: &[SegmentMeta]) -> Vec<&SegmentMeta> {

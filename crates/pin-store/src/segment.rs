@@ -45,6 +45,9 @@ const FENCES_KEY: &str = "pindex.fences";
 /// in event order, so each group spans every key; a merged history segment is sorted by key, so the
 /// groups' key ranges are disjoint and a lookup reads the bloom filter of one group per segment.
 const LOG_ROW_GROUP: usize = 64 * 1024;
+/// Bytes read from the end of an access or history segment to get its footer in one request; a
+/// footer of up to 64 row groups fits.
+const FOOTER_HINT: usize = 64 * 1024;
 /// How many rows a merged history segment holds at most (see [`merge_history`]).
 pub(crate) const HISTORY_RUN_ROWS: u64 = 512 * 1024;
 
@@ -264,7 +267,12 @@ pub(crate) async fn key_rows(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta, k
         path: meta.path.clone(),
         reason,
     };
-    let reader = || ParquetObjectReader::new(store.clone(), Path::from(meta.path.as_str())).with_file_size(meta.bytes);
+    // The footer in one read (its length and the metadata), not two.
+    let reader = || {
+        ParquetObjectReader::new(store.clone(), Path::from(meta.path.as_str()))
+            .with_file_size(meta.bytes)
+            .with_footer_size_hint(FOOTER_HINT)
+    };
     let reader_meta = ArrowReaderMetadata::load_async(&mut reader(), ArrowReaderOptions::new())
         .await
         .map_err(|e| corrupt(format!("footer does not decode: {e}")))?;
