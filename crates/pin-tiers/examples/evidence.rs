@@ -1,8 +1,9 @@
-//! The evidence of docs/tiering.md: every policy against Belady's optimum on synthetic traces, and the
-//! planner's flapping check on a phase change.
+//! The evidence of docs/tiering.md: every policy against Belady's optimum on synthetic traces, the ceiling
+//! of online policies (and how it moves with the trace's length), and the planner's flapping check on a
+//! phase change.
 //!
 //! `cargo xtask tiering` runs it (`cargo run --release --locked -p pin-tiers --example evidence`, about 15
-//! seconds on two cores).
+//! seconds on two cores; the length sweep runs on a second thread).
 
 use std::io::{self, Write};
 use std::time::Instant;
@@ -16,7 +17,7 @@ use pin_tiers::score::DecayedCount;
 use pin_tiers::sim::params_for;
 use pin_tiers::synth::{self, GAP_MS, Sizes};
 use pin_tiers::{
-    Belady, DEFAULT_POLICY, Layout, POLICY_NAMES, PlanInput, SimReport, StaticOracle, TierTable, Trace,
+    Belady, DEFAULT_POLICY, Layout, Lfu, POLICY_NAMES, PlanInput, Policy, SimReport, StaticOracle, TierTable, Trace,
     default_half_life_ms, evaluate, hit_bound, plan, policy_by_name, simulate,
 };
 
@@ -71,10 +72,33 @@ struct Case {
     base_bytes: u64,
     /// Request indices where a new popularity starts (none for the stationary traces).
     phases: Vec<usize>,
+    /// The generator's popularity order (ids, most popular first) from each request index on: what A0 knows.
+    rankings: Vec<(usize, Vec<u32>)>,
+}
+
+/// The hit ratio of `policy` on `trace`.
+fn hit_ratio(trace: &Trace, policy: &mut dyn Policy) -> f64 {
+    let hits = trace.requests.iter().filter(|r| policy.access(r)).count();
+    hits as f64 / trace.requests.len().max(1) as f64
+}
+
+/// The best online policy in expectation on the synthetic traces (perfect LFU; told where each phase starts
+/// when there are phases) and A0, told the generator's popularity order.
+fn ceiling(trace: &Trace, cap: u64, phases: &[usize], rankings: &[(usize, Vec<u32>)]) -> (f64, f64) {
+    let ranked: Vec<(usize, &[u32])> = rankings.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+    (
+        hit_ratio(trace, &mut Lfu::forgetting_at(cap, phases)),
+        hit_ratio(trace, &mut StaticOracle::a0(trace, cap, &ranked)),
+    )
 }
 
 fn main() -> io::Result<()> {
     let started = Instant::now();
+    // The length sweep makes its own traces; it runs while the rest is measured and prints after the targets.
+    let sweep = std::thread::spawn(|| {
+        let mut text = Vec::new();
+        length_sweep(&mut text).map(|()| text)
+    });
     let mut out = io::stdout().lock();
     let table = TierTable::default();
     let unit = Sizes::Fixed(1);
@@ -87,6 +111,7 @@ fn main() -> io::Result<()> {
             trace,
             base_bytes: base,
             phases: Vec::new(),
+            rankings: vec![(0, synth::zipf_ranking(OBJECTS, 10 + i as u64))],
         });
     }
     let plain = synth::zipf(OBJECTS, 0.9, REQUESTS, unit, 20);
@@ -96,12 +121,14 @@ fn main() -> io::Result<()> {
         trace: plain,
         base_bytes: base,
         phases: Vec::new(),
+        rankings: vec![(0, synth::zipf_ranking(OBJECTS, 20))],
     });
     cases.push(Case {
         name: format!("zipf 0.9 + scan of {}", 5 * OBJECTS),
         trace: synth::zipf_with_scan(OBJECTS, 0.9, REQUESTS, 5 * OBJECTS, unit, 20),
         base_bytes: base,
         phases: Vec::new(),
+        rankings: vec![(0, synth::zipf_ranking(OBJECTS, 20))],
     });
     let phase = synth::phase_change(OBJECTS, 0.9, REQUESTS, unit, 30);
     let base = phase.working_set_bytes();
@@ -111,6 +138,10 @@ fn main() -> io::Result<()> {
         base_bytes: base,
         // `synth::phase_change` reshuffles the popularity at request `requests / 2`.
         phases: vec![REQUESTS / 2],
+        rankings: {
+            let [first, second] = synth::phase_change_rankings(OBJECTS, 30);
+            vec![(0, first), (REQUESTS / 2, second)]
+        },
     });
 
     writeln!(
@@ -121,11 +152,19 @@ fn main() -> io::Result<()> {
     )?;
     table_header(&mut out, &["trace", "fast tier", "Belady hit ratio", "static oracle"])?;
     let mut default_at = Vec::new();
+    // (trace, fast tier, Belady, A0, static oracle, best online, default policy), hit ratios.
+    let mut ceilings = Vec::new();
     for case in &cases {
         for pct in [1u64, 10] {
             let cap = (case.base_bytes * pct / 100).max(1);
             let reports = run_all(&case.trace, &layout(&table, cap), &case.phases);
             let opt = reports[0].hit_ratio();
+            let (best, a0) = ceiling(&case.trace, cap, &case.phases, &case.rankings);
+            let default = reports
+                .iter()
+                .find(|r| r.policy == DEFAULT_POLICY)
+                .map_or(0.0, SimReport::hit_ratio);
+            ceilings.push((case.name.clone(), pct, opt, a0, reports[1].hit_ratio(), best, default));
             write!(out, "| {} | {pct}% | {opt:.4} |", case.name)?;
             write!(out, " {:.3} |", reports[1].hit_ratio() / opt)?;
             for r in &reports[2..] {
@@ -271,9 +310,104 @@ fn main() -> io::Result<()> {
         }
     }
 
+    ceiling_table(&mut out, &ceilings)?;
+    match sweep.join() {
+        Ok(text) => out.write_all(&text?)?,
+        Err(_) => return Err(io::Error::other("the length sweep panicked")),
+    }
+
     flapping(&mut out, &phase)?;
     prediction(&mut out)?;
     writeln!(out, "\n(evidence computed in {:.1} s)", started.elapsed().as_secs_f64())?;
+    Ok(())
+}
+
+/// The ceiling of online policies on each trace of the main table, next to A0 and Belady.
+fn ceiling_table(out: &mut impl Write, rows: &[(String, u64, f64, f64, f64, f64, f64)]) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nThe ceiling of online policies, as fractions of Belady's hit ratio. A0 holds the objects the generator made most\n\
+         probable (told its popularity order, per phase on the phase change). The best online policy is perfect LFU, told\n\
+         where the phase starts on the phase change (lfu-per-phase): with popularity dealt to the objects at random, no\n\
+         online policy has more hits in expectation (docs/tiering.md).\n"
+    )?;
+    writeln!(
+        out,
+        "| trace | fast tier | Belady hit ratio | A0 | static oracle | best online | {DEFAULT_POLICY} | {DEFAULT_POLICY} / best online | best online reaches 0.9 |"
+    )?;
+    writeln!(out, "|{}", " --- |".repeat(9))?;
+    for (name, pct, opt, a0, oracle, best, default) in rows {
+        writeln!(
+            out,
+            "| {name} | {pct}% | {opt:.4} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+            a0 / opt,
+            oracle / opt,
+            best / opt,
+            default / opt,
+            default / best,
+            if best / opt >= 0.9 { "yes" } else { "no" }
+        )?;
+    }
+    Ok(())
+}
+
+/// Requests per object of the length sweep; 50 is the main table's length.
+const SWEEP_LENGTHS: [usize; 3] = [10, 50, 250];
+
+/// How the ceiling moves with the trace's length: the main table's traces (same objects and seeds) with
+/// 10, 50 and 250 requests per object, fast tier 10% of each trace's working set.
+fn length_sweep(out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nTrace length: the same generators and seeds with {} requests per object ({OBJECTS} objects), fast tier 10% of each\n\
+         trace's working set (so the rows at 50 are the main table's); fractions of Belady's hit ratio. Best online is perfect\n\
+         LFU (told the phase start on the phase change); the oracle is the static one (piecewise on the phase change).\n",
+        SWEEP_LENGTHS.map(|n| n.to_string()).join(", ")
+    )?;
+    writeln!(
+        out,
+        "| trace | requests per object | Belady hit ratio | A0 | oracle | best online | {DEFAULT_POLICY} |"
+    )?;
+    writeln!(out, "|{}", " --- |".repeat(7))?;
+    let unit = Sizes::Fixed(1);
+    let skews = [(0.6, 10u64), (0.8, 11), (0.9, 20), (1.0, 12), (1.2, 13)];
+    for (alpha, seed) in skews.into_iter().map(|(a, s)| (Some(a), s)).chain([(None, 30)]) {
+        for per_object in SWEEP_LENGTHS {
+            let requests = per_object * OBJECTS;
+            let (name, trace, phases, rankings) = match alpha {
+                Some(a) => (
+                    format!("zipf {a}"),
+                    synth::zipf(OBJECTS, a, requests, unit, seed),
+                    Vec::new(),
+                    vec![(0, synth::zipf_ranking(OBJECTS, seed))],
+                ),
+                None => {
+                    let [first, second] = synth::phase_change_rankings(OBJECTS, seed);
+                    (
+                        "phase change, zipf 0.9".to_owned(),
+                        synth::phase_change(OBJECTS, 0.9, requests, unit, seed),
+                        vec![requests / 2],
+                        vec![(0, first), (requests / 2, second)],
+                    )
+                }
+            };
+            let cap = (trace.working_set_bytes() / 10).max(1);
+            let opt = hit_ratio(&trace, &mut Belady::new(&trace, cap));
+            let (best, a0) = ceiling(&trace, cap, &phases, &rankings);
+            let oracle = hit_ratio(&trace, &mut StaticOracle::piecewise(&trace, cap, &phases));
+            let params = params_for(&trace, cap, default_half_life_ms(&trace));
+            let mut default = policy_by_name(DEFAULT_POLICY, &params).unwrap_or_else(|e| panic!("{e}"));
+            let default = hit_ratio(&trace, default.as_mut());
+            writeln!(
+                out,
+                "| {name} | {per_object} | {opt:.4} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                a0 / opt,
+                oracle / opt,
+                best / opt,
+                default / opt
+            )?;
+        }
+    }
     Ok(())
 }
 

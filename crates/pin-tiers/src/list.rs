@@ -178,6 +178,16 @@ impl<K: Ord + Copy> KeyedSet<K> {
         self.used += size;
     }
 
+    /// Gives every cached object the key `f(old key)`.
+    pub(crate) fn rekey_all(&mut self, f: impl Fn(K) -> K) {
+        let old = std::mem::take(&mut self.order);
+        for (k, id) in old {
+            let key = f(k);
+            self.key[id as usize] = Some(key);
+            self.order.insert((key, id));
+        }
+    }
+
     /// Takes `id` out if it is cached.
     pub(crate) fn remove(&mut self, id: u32) {
         if let Some(k) = self.key.get_mut(id as usize).and_then(Option::take) {

@@ -278,16 +278,17 @@ pub fn compare(trace: &Trace, layout: &Layout, policies: &[&str], half_life_ms: 
 
 /// A static placement that knows each object's request count but not the order: it holds the objects with
 /// the most requests per byte (filled greedily up to the capacity), admitting each on its first request
-/// and never evicting. With equal sizes the greedy choice is the best static one, and on traces whose
-/// requests are independent draws from a fixed popularity (the Zipf traces) no online policy beats it in
-/// expectation, so the distance from it to Belady's is a gap no online policy can close. With variable
-/// sizes the greedy fill is only close to the best static choice (a knapsack).
+/// and never evicting. With equal sizes the greedy choice is the best static one. On traces whose requests
+/// are independent draws from a fixed popularity (the Zipf traces) it knows more than the probabilities
+/// (the trace's own counts), so it is at or above [`StaticOracle::a0`] and above what online policies
+/// reach: the distance from it to Belady's is a gap no online policy can close. With variable sizes the
+/// greedy fill is only close to the best static choice (a knapsack).
 ///
 /// Where popularity changes at known points (a phase change), [`StaticOracle::piecewise`] makes the same
 /// choice within each phase: at a phase's first request it drops what that phase's choice does not hold and
 /// keeps the rest, then admits each chosen object on its first request in the phase. On a trace whose
-/// phases are each independent draws from a fixed popularity, that is the ceiling of online policies in
-/// the same sense, and one that knows when the phases change.
+/// phases are each independent draws from a fixed popularity, that is a ceiling of online policies in the
+/// same sense, and one that knows when the phases change.
 #[derive(Debug, Clone)]
 pub struct StaticOracle {
     name: &'static str,
@@ -313,7 +314,6 @@ impl StaticOracle {
     /// starts at each request index of `starts` (sorted or not; indices of 0 or past the end, and repeats,
     /// are ignored). The policy is named `piecewise-oracle` unless `starts` leaves a single phase.
     pub fn piecewise(trace: &Trace, capacity: u64, starts: &[usize]) -> Self {
-        let n = trace.objects();
         let len = trace.requests.len();
         let mut starts: Vec<usize> = starts.iter().copied().filter(|&s| s > 0 && s < len).collect();
         starts.sort_unstable();
@@ -323,12 +323,19 @@ impl StaticOracle {
             .windows(2)
             .map(|w| choose(trace, &trace.requests[w[0]..w[1]], capacity))
             .collect();
+        let name = if starts.is_empty() {
+            "static-oracle"
+        } else {
+            "piecewise-oracle"
+        };
+        Self::holding(name, trace, capacity, starts, chosen)
+    }
+
+    /// An oracle named `name` that holds `chosen[0]` from the start and `chosen[i]` from request
+    /// `starts[i - 1]` on.
+    fn holding(name: &'static str, trace: &Trace, capacity: u64, starts: Vec<usize>, chosen: Vec<Vec<bool>>) -> Self {
         Self {
-            name: if starts.is_empty() {
-                "static-oracle"
-            } else {
-                "piecewise-oracle"
-            },
+            name,
             capacity,
             used: 0,
             sizes: trace.sizes.clone(),
@@ -336,8 +343,56 @@ impl StaticOracle {
             chosen,
             phase: 0,
             pos: 0,
-            cached: vec![false; n],
+            cached: vec![false; trace.objects()],
         }
+    }
+}
+
+impl StaticOracle {
+    /// A0 of Aho, Denning and Ullman: holds the objects with the highest true probability, given as
+    /// `phases` of `(first request index, ids from the most to the least probable)`, filled in that order up
+    /// to `capacity` bytes (ids the trace lacks are skipped). Like the piecewise oracle it drops, at each
+    /// phase's first request, what the phase does not hold, and admits each chosen object at its first
+    /// request. Phases are taken in order of their first request; requests before the first phase hold
+    /// nothing. Named `a0`.
+    ///
+    /// Where requests are independent draws from fixed probabilities (the independent reference model) and
+    /// sizes are equal, no policy, online or told the probabilities, has a higher long-run hit ratio: a
+    /// request hits with probability the sum of the probabilities of what is held, at most that of the most
+    /// probable objects (the optimality of A0 among demand paging policies: Aho, Denning and Ullman 1971;
+    /// Coffman and Denning, "Operating Systems Theory", 1973; Aven, Coffman and Kogan, "Stochastic Analysis
+    /// of Computer Storage", 1987). Unlike [`StaticOracle::new`] it does not know the trace's own counts.
+    pub fn a0(trace: &Trace, capacity: u64, phases: &[(usize, &[u32])]) -> Self {
+        let n = trace.objects();
+        let len = trace.requests.len();
+        let mut phases: Vec<(usize, &[u32])> = phases.to_vec();
+        phases.sort_by_key(|p| p.0);
+        let mut starts = Vec::new();
+        let mut chosen = vec![vec![false; n]];
+        for (start, ranking) in phases {
+            let mut pick = vec![false; n];
+            let mut room = capacity;
+            for &id in ranking {
+                let i = id as usize;
+                if i < n && !pick[i] && trace.sizes[i] <= room {
+                    room -= trace.sizes[i];
+                    pick[i] = true;
+                }
+            }
+            if start == 0 || start >= len {
+                if start == 0 {
+                    chosen[0] = pick;
+                }
+            } else if starts.last() == Some(&start) {
+                if let Some(last) = chosen.last_mut() {
+                    *last = pick;
+                }
+            } else {
+                starts.push(start);
+                chosen.push(pick);
+            }
+        }
+        Self::holding("a0", trace, capacity, starts, chosen)
     }
 }
 
@@ -567,5 +622,21 @@ mod tests {
         assert_eq!(one.name(), "static-oracle");
         assert_eq!(hits(&trace, &mut one), 8);
         assert!(hits(&trace, &mut Belady::new(&trace, 2)) >= 9);
+    }
+
+    #[test]
+    fn a0_holds_the_most_probable_objects_of_each_phase() {
+        // The same trace, told that 1 and 0 are the most probable, then 2 and 3.
+        let ids = [0, 1, 0, 1, 2, 0, 1, 3, 2, 0, 2, 0, 3, 2, 0, 1];
+        let trace = Trace::from_ids(vec![1; 4], ids.iter().enumerate().map(|(t, &id)| (t as i64, id))).unwrap();
+        let mut a0 = StaticOracle::a0(&trace, 2, &[(8, &[2, 3, 9]), (0, &[1, 0, 2])]);
+        assert_eq!(a0.name(), "a0");
+        // Phase one: 0 and 1 miss once, then hit: 4 hits. Phase two drops both (9 is no object of the
+        // trace); 2 and 3 miss once each, then 2 hits twice: 2 hits.
+        assert_eq!(hits(&trace, &mut a0), 6);
+        assert!(a0.contains(2) && a0.contains(3) && !a0.contains(0));
+        // No phase at 0: nothing is held before the first one.
+        let mut late = StaticOracle::a0(&trace, 2, &[(8, &[2, 3])]);
+        assert_eq!(hits(&trace, &mut late), 2);
     }
 }

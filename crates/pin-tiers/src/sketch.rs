@@ -3,10 +3,13 @@
 /// Estimates how often each id was seen recently, in a few bytes per id.
 ///
 /// Four rows of saturating counters (at most 15), indexed by independent hashes; the estimate is the
-/// smallest of the four. A doorkeeper bloom filter absorbs the first sighting of every id, so one-hit
-/// wonders never reach the counters. After `10 × width` increments (or another multiple of the width, see
-/// [`FrequencySketch::with_sample_factor`]) every counter is halved and the doorkeeper cleared (TinyLFU's
-/// reset), so the sketch follows changes of popularity.
+/// smallest of the four. An increment raises only the id's counters that equal that smallest value
+/// (conservative update, Estan and Varghese 2002), so collisions inflate estimates less. A doorkeeper bloom
+/// filter absorbs the first sighting of every id, so one-hit wonders never reach the counters. After
+/// `10 × width` increments (or another multiple of the width, see [`FrequencySketch::with_sample_factor`])
+/// every counter is halved and the doorkeeper cleared (TinyLFU's reset), so the sketch follows changes of
+/// popularity. The count of increments is halved too, as in TinyLFU and Caffeine, so after the first the
+/// halvings come every `5 × width` increments (half the sample).
 #[derive(Debug, Clone)]
 pub struct FrequencySketch {
     counters: Vec<u8>,
@@ -40,7 +43,7 @@ impl FrequencySketch {
         Self::with_sample_factor(items, 10)
     }
 
-    /// The same, halved after every `factor × width` increments instead of `10 × width` (at least one).
+    /// The same with a sample of `factor × width` increments instead of `10 × width` (at least one).
     pub fn with_sample_factor(items: usize, factor: usize) -> Self {
         let width = items.clamp(16, 1 << 26).next_power_of_two();
         let door_bits = (width * 8).next_power_of_two();
@@ -74,9 +77,13 @@ impl FrequencySketch {
                 self.doorkeeper[b / 64] |= 1 << (b % 64);
             }
         } else {
-            for s in self.slots(id) {
-                if self.counters[s] < 15 {
-                    self.counters[s] += 1;
+            let slots = self.slots(id);
+            let min = slots.iter().map(|&s| self.counters[s]).min().unwrap_or(0);
+            if min < 15 {
+                for s in slots {
+                    if self.counters[s] == min {
+                        self.counters[s] += 1;
+                    }
                 }
             }
         }
@@ -92,6 +99,12 @@ impl FrequencySketch {
         let bits = self.door_bits(id);
         let door = bits.iter().all(|&b| self.doorkeeper[b / 64] & (1 << (b % 64)) != 0);
         u32::from(min) + u32::from(door)
+    }
+
+    /// The increments the counts stand for: those since the last halving plus half of those before (the
+    /// count the halving period is measured by). An estimate divided by it is a rate per increment.
+    pub fn increments(&self) -> usize {
+        self.additions
     }
 
     /// Halves every counter and clears the doorkeeper.
@@ -122,5 +135,27 @@ mod tests {
             s.increment(1000 + i);
         }
         assert!(s.estimate(7) < 10, "old popularity fades");
+    }
+
+    #[test]
+    fn conservative_update_never_undercounts() {
+        // 16 counters per row for 50 ids: most share counters. Without a halving, every estimate is at least
+        // the true count (up to the cap of 15 plus the doorkeeper's 1), as in a plain count-min sketch.
+        let mut s = FrequencySketch::with_sample_factor(16, 1000);
+        let mut truth = [0u32; 50];
+        let mut x = 12_345u64;
+        for _ in 0..600 {
+            x = mix(x, 1);
+            let id = (x % 50) as u32;
+            truth[id as usize] += 1;
+            s.increment(id);
+        }
+        for (id, &t) in truth.iter().enumerate() {
+            assert!(
+                s.estimate(id as u32) >= t.min(16),
+                "id {id}: {} < {t}",
+                s.estimate(id as u32)
+            );
+        }
     }
 }

@@ -66,13 +66,36 @@ fn build(sizes: Vec<u64>, ids: Vec<u32>) -> Trace {
     Trace::from_ids(sizes, reqs).expect("generated ids have sizes")
 }
 
+/// A random order of the ids `0..objects`: the ids from the most to the least popular.
+fn shuffled(objects: usize, rng: &mut SmallRng) -> Vec<u32> {
+    let mut perm: Vec<u32> = (0..objects as u32).collect();
+    perm.shuffle(rng);
+    perm
+}
+
+/// The ids of [`zipf`] and [`zipf_with_scan`] with the same `objects` and `seed`, from the most to the least
+/// popular (rank `r` is requested with probability proportional to `1/(r+1)^alpha`). Knowing it is knowing
+/// each object's true probability: what Aho, Denning and Ullman's policy A0 holds.
+pub fn zipf_ranking(objects: usize, seed: u64) -> Vec<u32> {
+    shuffled(objects, &mut SmallRng::seed_from_u64(seed))
+}
+
+/// The rankings of [`phase_change`] with the same `objects` and `seed`: before and from the middle of the
+/// trace, each from the most to the least popular id.
+pub fn phase_change_rankings(objects: usize, seed: u64) -> [Vec<u32>; 2] {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let first = shuffled(objects, &mut rng);
+    let mut second = first.clone();
+    second.shuffle(&mut rng);
+    [first, second]
+}
+
 /// `requests` requests over `objects` objects with Zipf(`alpha`) popularity (object 0 need not be the
-/// most popular: popularity ranks are shuffled over ids).
+/// most popular: popularity ranks are shuffled over ids, see [`zipf_ranking`]).
 pub fn zipf(objects: usize, alpha: f64, requests: usize, size: Sizes, seed: u64) -> Trace {
     let mut rng = SmallRng::seed_from_u64(seed);
     let z = Zipf::new(objects, alpha);
-    let mut perm: Vec<u32> = (0..objects as u32).collect();
-    perm.shuffle(&mut rng);
+    let perm = shuffled(objects, &mut rng);
     let ids = (0..requests).map(|_| perm[z.sample(&mut rng)]).collect();
     build(sizes(objects, size, &mut rng), ids)
 }
@@ -82,8 +105,7 @@ pub fn zipf(objects: usize, alpha: f64, requests: usize, size: Sizes, seed: u64)
 pub fn zipf_with_scan(objects: usize, alpha: f64, requests: usize, scan: usize, size: Sizes, seed: u64) -> Trace {
     let mut rng = SmallRng::seed_from_u64(seed);
     let z = Zipf::new(objects, alpha);
-    let mut perm: Vec<u32> = (0..objects as u32).collect();
-    perm.shuffle(&mut rng);
+    let perm = shuffled(objects, &mut rng);
     let mut ids = Vec::with_capacity(requests + scan);
     let start = requests / 2;
     let mut next_scan = 0usize;
@@ -102,12 +124,12 @@ pub fn zipf_with_scan(objects: usize, alpha: f64, requests: usize, scan: usize, 
 }
 
 /// A Zipf workload whose popularity is reshuffled half way: the second half (from request `requests / 2`
-/// on) ranks the same objects in a new random order, so yesterday's hot set is mostly cold.
+/// on) ranks the same objects in a new random order, so yesterday's hot set is mostly cold (see
+/// [`phase_change_rankings`]).
 pub fn phase_change(objects: usize, alpha: f64, requests: usize, size: Sizes, seed: u64) -> Trace {
     let mut rng = SmallRng::seed_from_u64(seed);
     let z = Zipf::new(objects, alpha);
-    let mut first: Vec<u32> = (0..objects as u32).collect();
-    first.shuffle(&mut rng);
+    let first = shuffled(objects, &mut rng);
     let mut second = first.clone();
     second.shuffle(&mut rng);
     let ids = (0..requests)
@@ -117,4 +139,40 @@ pub fn phase_change(objects: usize, alpha: f64, requests: usize, size: Sizes, se
         })
         .collect();
     build(sizes(objects, size, &mut rng), ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Request counts per id.
+    fn counts(trace: &Trace) -> Vec<u32> {
+        let mut c = vec![0; trace.objects()];
+        for r in &trace.requests {
+            c[r.id as usize] += 1;
+        }
+        c
+    }
+
+    #[test]
+    fn the_rankings_are_the_generators_popularity_order() {
+        let trace = zipf(50, 1.5, 20_000, Sizes::Fixed(1), 7);
+        let ranking = zipf_ranking(50, 7);
+        let c = counts(&trace);
+        assert!(c[ranking[0] as usize] > c[ranking[1] as usize] && c[ranking[1] as usize] > c[ranking[5] as usize]);
+        let mut sorted = ranking.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<u32>>());
+        let [first, second] = phase_change_rankings(50, 8);
+        let trace = phase_change(50, 1.5, 20_000, Sizes::Fixed(1), 8);
+        let halves = trace.requests.split_at(10_000);
+        for (half, ranking) in [(halves.0, &first), (halves.1, &second)] {
+            let mut c = [0u32; 50];
+            for r in half {
+                c[r.id as usize] += 1;
+            }
+            assert_eq!(c.iter().max(), Some(&c[ranking[0] as usize]));
+        }
+        assert_ne!(first, second);
+    }
 }
