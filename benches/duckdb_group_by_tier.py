@@ -19,12 +19,14 @@ manifests = sorted(glob.glob(os.path.join(root, "_manifest", "*.json")))
 if not manifests:
     sys.exit(f"no store at {root}: load it first")
 manifest = json.load(open(manifests[-1]))
-if manifest.get("delta"):
+# Format 1 named one `base` and one `delta`; format 2 lists `base_runs` (key-disjoint) and `deltas`.
+if manifest.get("delta") or manifest.get("deltas"):
     sys.exit("the store has changes since its last compaction; run `pindex compact` on it first")
-base = os.path.join(root, manifest["base"]["path"])
+runs = manifest.get("base_runs") or [manifest["base"]]
+files = ", ".join(f"'{os.path.join(root, r['path'])}'" for r in runs)
 con = duckdb.connect()
 con.execute("SET threads TO 2")
-query = f"SELECT tier, count(*), sum(size_bytes) FROM read_parquet('{base}') WHERE _has_pin GROUP BY tier"
+query = f"SELECT tier, count(*), sum(size_bytes) FROM read_parquet([{files}]) WHERE _has_pin GROUP BY tier"
 con.execute(query).fetchall()  # warm the page cache
 times = []
 for _ in range(10):

@@ -69,6 +69,10 @@ pub struct LoadReport {
     pub pins: u64,
     /// Seconds to apply every batch (durable), flush and compact.
     pub seconds: f64,
+    /// Of those, the seconds until the last batch was acknowledged (flushes and run merges included).
+    pub apply_seconds: f64,
+    /// Base runs before the final compaction.
+    pub runs_before_compaction: usize,
     /// Bytes of the compacted base segment.
     pub base_bytes: u64,
     /// Peak resident memory of the process (VmHWM), bytes.
@@ -124,12 +128,16 @@ pub async fn load(dir: &Path, n: u64) -> anyhow::Result<LoadReport> {
         }
     })
     .await?;
+    let apply_seconds = started.elapsed().as_secs_f64();
+    let runs_before_compaction = store.status().await?.base_runs;
     store.compact().await?;
     let seconds = started.elapsed().as_secs_f64();
     let status = store.status().await?;
     Ok(LoadReport {
         pins: n,
         seconds,
+        apply_seconds,
+        runs_before_compaction,
         base_bytes: status.segment_bytes,
         peak_rss: peak_rss(),
     })

@@ -17,6 +17,12 @@ async fn main() -> anyhow::Result<()> {
         r.pins as f64 / r.seconds
     );
     println!(
+        "  of which applying: {:.1} s ({:.0} pins/s, flushes and run merges included; {} base runs before compaction)",
+        r.apply_seconds,
+        r.pins as f64 / r.apply_seconds,
+        r.runs_before_compaction
+    );
+    println!(
         "segment bytes:      {} ({:.1} bytes per pin)",
         r.base_bytes,
         r.base_bytes as f64 / r.pins as f64

@@ -624,6 +624,8 @@ struct StatusReport {
     segments: usize,
     segment_bytes: u64,
     base_pins: u64,
+    /// Segments the base is made of: one after a compaction, more as flushes add new pins.
+    base_runs: usize,
     wal_bytes: u64,
     last_compaction: Option<String>,
     writer: Option<String>,
@@ -644,6 +646,7 @@ async fn status(s: &Settings, out: &mut impl Write, format: Format) -> anyhow::R
         segments: st.segments,
         segment_bytes: st.segment_bytes,
         base_pins: st.base_rows,
+        base_runs: st.base_runs,
         wal_bytes: st.wal_bytes,
         last_compaction: st.last_compaction.map(rfc3339),
         writer: st.writer,
@@ -665,7 +668,15 @@ async fn status(s: &Settings, out: &mut impl Write, format: Format) -> anyhow::R
             "segments",
             format!("{} files, {}", r.segments, human_bytes(r.segment_bytes)),
         ),
-        ("base", format!("{} pins", r.base_pins)),
+        (
+            "base",
+            format!(
+                "{} pins in {} run{}",
+                r.base_pins,
+                r.base_runs,
+                if r.base_runs == 1 { "" } else { "s" }
+            ),
+        ),
         ("wal", human_bytes(r.wal_bytes)),
         (
             "last compaction",
@@ -799,9 +810,10 @@ async fn compact(s: &Settings, out: &mut impl Write) -> anyhow::Result<ExitCode>
     if !s.quiet {
         writeln!(
             out,
-            "compacted: {} pins in the base segment (merged {} changed pins) in {:.2} s; manifest version {}",
+            "compacted: {} pins in the base segment (merged {} changed pins and {} base runs) in {:.2} s; manifest version {}",
             after.base_rows,
             before.delta_pins,
+            before.base_runs,
             began.elapsed().as_secs_f64(),
             after.version
         )?;

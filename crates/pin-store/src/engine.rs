@@ -1,19 +1,23 @@
 //! [`ParquetPinStore`]: the durable [`PinStore`] backend.
 //!
-//! Layers, newest last: the base segment (full state, sorted by key), the delta segment (fragments since
-//! the base, rewritten by each flush, held in memory as `flushed`), and the memtable (`mem`, fragments
-//! applied since the last flush, rebuilt from the WAL on open). A pin's state is the fold of its fragments
-//! across the three (see `pin_core::fold`).
+//! Layers, newest last: the base (full state, in key-sorted runs whose keys are disjoint), the delta
+//! segment (fragments of pins the base holds, or may hold, changed since; rewritten by each flush, held in
+//! memory as `flushed`), and the memtable (`mem`, fragments applied since the last flush, rebuilt from the
+//! WAL on open). A pin's state is the fold of its fragments across the three (see `pin_core::fold`).
+//!
+//! A flush writes the memtable's pins that no layer holds (no run's bloom filter admits the key and the
+//! delta lacks it) as a new run, and the rest into the delta; runs of one size class are merged once there
+//! are [`RUN_FANOUT`](crate::merge::RUN_FANOUT) of them, and compaction folds the delta and every run into a
+//! single run. Loading `n` new pins therefore writes each about `log_F(n)` times, not once per compaction as
+//! a single base would.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::Bound;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use async_trait::async_trait;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use parking_lot::RwLock;
@@ -25,11 +29,13 @@ use pin_core::{
 };
 use tokio::sync::oneshot;
 
-use crate::codec::{self, PinColumns, PinRows};
+use crate::codec::{self, PinRows};
 use crate::error::{Error, Result};
 use crate::lock::WriterLock;
 use crate::manifest::{self, Manifest, SegmentMeta};
-use crate::segment::{self, BaseSegment, SegmentWriter, Table};
+pub(crate) use crate::merge::MergeIter;
+use crate::merge::RunWriter;
+use crate::segment::{self, Base, BaseSegment, SegmentWriter, Table};
 use crate::wal::{self, WalFile, WalRecord};
 
 pub(crate) type Key = Arc<[u8]>;
@@ -54,8 +60,11 @@ pub struct StoreConfig {
     pub flush_pins: usize,
     /// Flush once the WAL holds this many bytes.
     pub flush_wal_bytes: u64,
-    /// Compact (merge the delta into a new base) once the delta holds this many pins.
+    /// Compact (merge the delta and every base run into one run) once the delta holds this many pins.
     pub compact_delta_keys: usize,
+    /// A flush writes the pins new to the store as a base run of their own when there are at least this
+    /// many (fewer go to the delta, so small flushes leave no small runs behind).
+    pub run_min_pins: usize,
     /// Vacuum keeps unreferenced files younger than this (milliseconds), so running readers finish.
     pub vacuum_grace_ms: i64,
     /// Make each batch durable with fsync before acknowledging it (turn off only for throwaway stores).
@@ -72,6 +81,7 @@ impl StoreConfig {
             flush_pins: 100_000,
             flush_wal_bytes: 256 << 20,
             compact_delta_keys: 400_000,
+            run_min_pins: 4096,
             vacuum_grace_ms: 3_600_000,
             sync: true,
         }
@@ -82,7 +92,7 @@ impl StoreConfig {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     pub(crate) manifest: Arc<Manifest>,
-    pub(crate) base: Option<Arc<BaseSegment>>,
+    pub(crate) base: Arc<Base>,
     pub(crate) flushed: Layer,
     pub(crate) mem: Layer,
     pub(crate) mem_access: Rows<codec::KeyedRow<AccessRecord>>,
@@ -215,8 +225,10 @@ pub struct StoreStatus {
     pub segments: usize,
     /// Bytes of live segments.
     pub segment_bytes: u64,
-    /// Pins in the base segment.
+    /// Rows in the base (one per pin, or per CID accessed but never pinned).
     pub base_rows: u64,
+    /// Segments the base is made of (see `Manifest::base_runs`).
+    pub base_runs: usize,
     /// Pins with changes newer than the base (flushed and in memory).
     pub delta_pins: usize,
     /// Bytes of WAL files.
@@ -433,10 +445,7 @@ impl ParquetPinStore {
             }
             snap.base.clone()
         };
-        let base = match (&base_segment, need_base.is_empty()) {
-            (Some(b), false) => b.lookup(&need_base).await?,
-            _ => HashMap::new(),
-        };
+        let base = base_segment.lookup(&need_base).await?;
         for (key, delta) in deltas {
             let mut f = base.get(&key).cloned().unwrap_or_default();
             if let Some(d) = delta {
@@ -447,12 +456,14 @@ impl ParquetPinStore {
         Ok(out)
     }
 
-    /// Writes the memtable out: delta segment, access and history segments, a new manifest; then drops
-    /// the WAL files it covers.
+    /// Writes the memtable out: a base run of the pins new to the store, the delta segment, access and
+    /// history segments, a new manifest; then drops the WAL files it covers, and merges base runs that
+    /// fill a size class.
     pub async fn flush(&self) -> Result<()> {
         let w = self.writer()?;
         let mut state = w.state.lock().await;
-        self.flush_locked(w, &mut state).await
+        Box::pin(self.flush_locked(w, &mut state)).await?;
+        Box::pin(self.merge_runs_locked()).await
     }
 
     async fn flush_locked(&self, w: &Writer, state: &mut WriterState) -> Result<()> {
@@ -487,14 +498,56 @@ impl ParquetPinStore {
         m.committed_at = now;
         m.wal_seq = cut;
 
-        // The new delta segment: the old delta and the memtable merged key by key, streamed in chunks.
-        m.delta = write_merged_delta(
-            &self.store,
-            &format!("pins/delta-{version:020}.parquet"),
-            &snap.flushed,
-            &snap.mem,
-        )
-        .await?;
+        // Pins new to the store: no run may hold their key and the delta lacks it, so their memtable
+        // fragments are whole states, and a run of them shares no key with the other runs.
+        let mut fresh: Vec<(&Key, &Arc<Fragment>)> = Vec::new();
+        let mut changed: Vec<(&Key, &Arc<Fragment>)> = Vec::new();
+        for (k, f) in snap.mem.iter() {
+            if snap.flushed.contains_key(k) || snap.base.may_contain(k).await? {
+                changed.push((k, f));
+            } else {
+                fresh.push((k, f));
+            }
+        }
+        let update: Layer = if fresh.len() < self.cfg.run_min_pins.max(1) {
+            fresh.clear();
+            snap.mem.clone()
+        } else {
+            changed.into_iter().map(|(k, f)| (k.clone(), f.clone())).collect()
+        };
+        let mut base = snap.base.clone();
+        if !fresh.is_empty() {
+            let path = format!("pins/run-{version:020}.parquet");
+            let mut w = RunWriter::new(&self.store, &path, fresh.len())?;
+            for (k, f) in &fresh {
+                w.push(k, f).await?;
+            }
+            if let (Some(meta), top) = w.finish().await? {
+                m.base_top = match (&m.base_top, m.base_runs.is_empty()) {
+                    (_, true) => Some(top),
+                    (Some(old), false) => Some(old.join(&top)),
+                    // A base from before the lists existed: still unknown.
+                    (None, false) => None,
+                };
+                let mut runs = base.runs.clone();
+                runs.push(Arc::new(BaseSegment::open(self.store.clone(), meta.clone()).await?));
+                base = Arc::new(Base::of(runs));
+                m.base_runs.push(meta);
+            }
+        }
+        // The memtable's other pins as a new delta segment; once there are MAX_DELTAS, the old delta and
+        // them merged key by key into one instead (streamed in chunks), so opening the store reads a bounded
+        // number of files and each flush writes its own changes, not the whole delta.
+        let path = format!("pins/delta-{version:020}.parquet");
+        if m.deltas.len() + 1 < manifest::MAX_DELTAS {
+            m.deltas
+                .extend(write_merged_delta(&self.store, &path, &Layer::new(), &update).await?);
+        } else {
+            m.deltas = write_merged_delta(&self.store, &path, &snap.flushed, &update)
+                .await?
+                .into_iter()
+                .collect();
+        }
         // Access events, partitioned by day of the event.
         let mut by_day: BTreeMap<i64, Vec<codec::KeyedRow<AccessRecord>>> = BTreeMap::new();
         for row in snap.mem_access.iter() {
@@ -548,19 +601,29 @@ impl ParquetPinStore {
         ids.sort();
         m.batch_ids = ids;
         manifest::commit(&*self.store, &m).await?;
-        tracing::debug!(version, cut, "flushed");
+        tracing::debug!(version, cut, fresh = fresh.len(), "flushed");
+        let wrote_run = !fresh.is_empty();
+        drop(fresh);
         drop(snap);
         {
             let mut s = self.shared.write();
-            // Fold the memtable into the in-memory delta (a reader holding the old delta keeps its nodes).
-            let mem = std::mem::take(&mut s.mem);
-            for (k, f) in mem {
+            if s.seq != cut {
+                return Err(Error::Poisoned(format!("events applied during a flush at {cut}")));
+            }
+            // Fold the memtable's changes into the in-memory delta (a reader holding the old delta keeps its
+            // nodes); its new pins are in the run now.
+            s.mem = Layer::new();
+            for (k, f) in update {
                 match s.flushed.get_mut(&k) {
                     Some(old) => Arc::make_mut(old).merge(&f),
                     None => {
                         s.flushed.insert(k, f);
                     }
                 }
+            }
+            s.base = base;
+            if wrote_run {
+                s.newest = crate::newest::index_of(&s.flushed);
             }
             // The in-memory histogram is pruned like the manifest's copy, so it stays bounded.
             s.metrics = m.metrics.clone();
@@ -596,73 +659,84 @@ impl ParquetPinStore {
 
     async fn compact_locked(&self, w: &Writer, state: &mut WriterState, reporter: &dyn Reporter) -> Result<()> {
         reporter.start("flushing", None);
-        self.flush_locked(w, state).await?;
+        Box::pin(self.flush_locked(w, state)).await?;
         reporter.finish();
         self.merge_history_locked(reporter).await?;
         let snap = self.snapshot();
-        if snap.flushed.is_empty() {
+        if snap.flushed.is_empty() && snap.base.runs.len() <= 1 {
             return Ok(());
         }
         let version = snap.manifest.version + 1;
         let path = format!("pins/base-{version:020}.parquet");
-        let rows_hint = snap.base.as_ref().map_or(0, |b| b.meta.rows as usize) + snap.flushed.len();
-        let mut out = SegmentWriter::new(&self.store, &path, Table::Pins, rows_hint)?;
+        let rows_hint = snap.base.rows() as usize + snap.flushed.len();
+        let mut out = RunWriter::new(&self.store, &path, rows_hint)?;
         reporter.start("merging", Some(rows_hint as u64));
-        let mut top = crate::listing::TopCollector::default();
-        let mut rows = PinRows::new();
-        let mut max_seq = 0;
         let mut merged = MergeIter::new(snap.base.clone(), None, snap.flushed.clone(), Layer::new()).await?;
+        let mut read = 0u64;
         while let Some((key, f)) = merged.next().await? {
-            // A fragment with neither a pin nor accesses carries nothing once everything older is merged.
-            if f.pin.is_none() && f.stats.access_count == 0 {
-                continue;
-            }
-            let f = if f.pin.is_none() {
-                Fragment {
-                    patch: Default::default(),
-                    ..f
-                }
-            } else {
-                f
-            };
-            max_seq = max_seq.max(f.seq);
-            top.offer(&key, &f);
-            rows.push(&key, &f);
-            if rows.len() >= 65_536 {
-                reporter.advance(rows.len() as u64);
-                out.write(&std::mem::replace(&mut rows, PinRows::new()).finish()?)
-                    .await?;
+            out.push(&key, &f).await?;
+            read += 1;
+            if read.is_multiple_of(65_536) {
+                reporter.advance(65_536);
             }
         }
-        if rows.len() > 0 {
-            reporter.advance(rows.len() as u64);
-            out.write(&rows.finish()?).await?;
-        }
+        reporter.advance(read % 65_536);
         reporter.finish();
-        let base_meta = if out.rows() == 0 {
-            None
-        } else {
-            Some(out.finish((0, max_seq), None).await?)
-        };
+        let (base_meta, top) = out.finish().await?;
         let mut m = (*snap.manifest).clone();
         m.version = version;
         m.committed_at = self.clock.now();
-        m.base = base_meta;
-        m.delta = None;
+        m.base_runs = base_meta.into_iter().collect();
+        m.deltas.clear();
         m.last_compaction = Some(m.committed_at);
-        m.base_top = Some(top.finish());
-        let base = match &m.base {
-            Some(meta) => Some(Arc::new(BaseSegment::open(self.store.clone(), meta.clone()).await?)),
-            None => None,
-        };
+        m.base_top = Some(top);
+        let base = Arc::new(Base::open(&self.store, &m.base_runs).await?);
         manifest::commit(&*self.store, &m).await?;
-        tracing::info!(version, rows = m.base.as_ref().map_or(0, |b| b.rows), "compacted");
+        tracing::info!(version, rows = base.rows(), "compacted");
         let mut s = self.shared.write();
         s.manifest = Arc::new(m);
         s.base = base;
         s.flushed = Layer::new();
         s.newest = crate::newest::index_of(&s.mem);
         Ok(())
+    }
+
+    /// Merges base runs of one size class once there are [`RUN_FANOUT`](crate::merge::RUN_FANOUT) of them
+    /// (see `merge::run_merges`), committing each merge; called under the writer's lock. The runs' keys are disjoint, so the merge
+    /// only interleaves their rows, and the base's top lists stay as they are.
+    async fn merge_runs_locked(&self) -> Result<()> {
+        loop {
+            let snap = self.snapshot();
+            let Some(group) = crate::merge::run_merges(&snap.manifest.base_runs).into_iter().next() else {
+                return Ok(());
+            };
+            let version = snap.manifest.version + 1;
+            let picked: Vec<Arc<BaseSegment>> = group.iter().map(|&i| snap.base.runs[i].clone()).collect();
+            let rows: u64 = picked.iter().map(|r| r.meta.rows).sum();
+            let path = format!("pins/run-{version:020}.parquet");
+            let meta = crate::merge::interleave_runs(&self.store, &picked, &path).await?;
+            let mut m = (*snap.manifest).clone();
+            m.version = version;
+            m.committed_at = self.clock.now();
+            let keep = |i: &usize| !group.contains(i);
+            m.base_runs = (0..snap.base.runs.len())
+                .filter(keep)
+                .map(|i| snap.manifest.base_runs[i].clone())
+                .collect();
+            let mut runs: Vec<Arc<BaseSegment>> = (0..snap.base.runs.len())
+                .filter(keep)
+                .map(|i| snap.base.runs[i].clone())
+                .collect();
+            if let Some(meta) = meta {
+                runs.push(Arc::new(BaseSegment::open(self.store.clone(), meta.clone()).await?));
+                m.base_runs.push(meta);
+            }
+            manifest::commit(&*self.store, &m).await?;
+            tracing::info!(version, merged = group.len(), rows, "merged base runs");
+            let mut s = self.shared.write();
+            s.manifest = Arc::new(m);
+            s.base = Arc::new(Base::of(runs));
+        }
     }
 
     /// Merges runs of small history segments (one per flush, rows in event order) into segments sorted
@@ -782,7 +856,8 @@ impl ParquetPinStore {
             version: m.version,
             segments: m.files().count(),
             segment_bytes: m.files().map(|f| f.bytes).sum(),
-            base_rows: m.base.as_ref().map_or(0, |b| b.rows),
+            base_rows: snap.base.rows(),
+            base_runs: snap.base.runs.len(),
             delta_pins: delta_keys.len(),
             wal_bytes,
             unflushed_events: snap.mem_events,
@@ -878,18 +953,20 @@ impl ParquetPinStore {
         }
         let seq = (first_seq + n as u64).saturating_sub(1);
         // Maintenance runs inline, under the writer lock.
-        let (mem_events, mem_pins, delta_keys) = {
+        let (mem_events, mem_pins) = {
             let s = self.shared.read();
-            (s.mem_events, s.mem.len(), s.flushed.len())
+            (s.mem_events, s.mem.len())
         };
         let mut state = w.state.lock().await;
         if mem_events >= self.cfg.flush_events
             || mem_pins >= self.cfg.flush_pins
             || state.wal_bytes >= self.cfg.flush_wal_bytes
         {
-            self.flush_locked(w, &mut state).await?;
-            if delta_keys + mem_pins >= self.cfg.compact_delta_keys {
+            Box::pin(self.flush_locked(w, &mut state)).await?;
+            if self.shared.read().flushed.len() >= self.cfg.compact_delta_keys {
                 Box::pin(self.compact_locked(w, &mut state, &NoReporter)).await?;
+            } else {
+                Box::pin(self.merge_runs_locked()).await?;
             }
         }
         Ok(ApplyOutcome::Applied { events: n, seq })
@@ -1012,14 +1089,19 @@ async fn read_recent(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta) -> Result
 /// Loads the newest manifest, its segments and the WAL tail. A writer (`repair`) cuts a torn WAL tail.
 async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> Result<(Snapshot, RecentAccesses)> {
     let m = manifest::load_latest(&**store).await?;
-    let base = match &m.base {
-        Some(meta) => Some(Arc::new(BaseSegment::open(store.clone(), meta.clone()).await?)),
-        None => None,
-    };
-    let flushed = match &m.delta {
-        Some(meta) => segment::read_fragments(store, meta).await?,
-        None => BTreeMap::new(),
-    };
+    let base = Arc::new(Base::open(store, &m.base_runs).await?);
+    // Each delta segment's rows fold onto those of the older ones.
+    let mut flushed: BTreeMap<Key, Fragment> = BTreeMap::new();
+    for meta in &m.deltas {
+        for (k, f) in segment::read_fragments(store, meta).await? {
+            match flushed.entry(k) {
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&f),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(f);
+                }
+            }
+        }
+    }
     let mut recent = match (&m.recent, repair) {
         (Some(meta), true) => read_recent(store, meta).await?,
         _ => RecentAccesses::default(),
@@ -1201,129 +1283,6 @@ impl Drop for ParquetPinStore {
     }
 }
 
-/// Fragments in key order across the base segment and the two delta layers, each folded.
-pub(crate) struct MergeIter {
-    base: Option<std::pin::Pin<Box<dyn futures::Stream<Item = Result<datafusion::arrow::array::RecordBatch>> + Send>>>,
-    base_path: String,
-    batch: Option<datafusion::arrow::array::RecordBatch>,
-    row: usize,
-    after: Option<Key>,
-    flushed: Layer,
-    mem: Layer,
-    /// The delta layers are read lazily from here on (exclusive).
-    delta_after: Option<Key>,
-}
-
-impl MergeIter {
-    pub(crate) async fn new(
-        base: Option<Arc<BaseSegment>>,
-        after: Option<Key>,
-        flushed: Layer,
-        mem: Layer,
-    ) -> Result<Self> {
-        let (stream, base_path) = match &base {
-            Some(b) => (
-                Some(Box::pin(b.scan_from(after.as_deref(), 4096).await?) as _),
-                b.meta.path.clone(),
-            ),
-            None => (None, String::new()),
-        };
-        Ok(Self {
-            base: stream,
-            base_path,
-            batch: None,
-            row: 0,
-            delta_after: after.clone(),
-            after,
-            flushed,
-            mem,
-        })
-    }
-
-    /// The smallest key of the delta layers after `delta_after`.
-    fn peek_delta(&self) -> Option<Key> {
-        let lower = self.delta_after.clone().map_or(Bound::Unbounded, Bound::Excluded);
-        let a = self
-            .flushed
-            .range((lower.clone(), Bound::Unbounded))
-            .next()
-            .map(|(k, _)| k);
-        let b = self.mem.range((lower, Bound::Unbounded)).next().map(|(k, _)| k);
-        match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b).clone()),
-            (a, b) => a.or(b).cloned(),
-        }
-    }
-
-    /// The delta layers' fragment of `key`, folded, and move past it.
-    fn take_delta(&mut self, key: Key) -> Fragment {
-        let mut f = self.flushed.get(&key).map(|f| Fragment::clone(f)).unwrap_or_default();
-        if let Some(m) = self.mem.get(&key) {
-            f.merge(m);
-        }
-        self.delta_after = Some(key);
-        f
-    }
-
-    /// The next base row's key and fragment (skipping rows up to `after`).
-    async fn peek_base(&mut self) -> Result<Option<Key>> {
-        loop {
-            if let Some(b) = &self.batch
-                && self.row < b.num_rows()
-            {
-                // The schema was checked when the batch was read.
-                let key = PinColumns::unchecked(b, &self.base_path).key(self.row);
-                if self.after.as_deref().is_some_and(|a| key <= a) {
-                    self.row += 1;
-                    continue;
-                }
-                return Ok(Some(Key::from(key)));
-            }
-            let Some(stream) = &mut self.base else { return Ok(None) };
-            match stream.next().await {
-                Some(b) => {
-                    let b = b?;
-                    PinColumns::new(&b, &self.base_path)?;
-                    self.batch = Some(b);
-                    self.row = 0;
-                }
-                None => {
-                    self.base = None;
-                    self.batch = None;
-                    return Ok(None);
-                }
-            }
-        }
-    }
-
-    fn take_base(&mut self) -> Result<Fragment> {
-        let b = self.batch.as_ref().ok_or_else(|| Error::Corrupt {
-            path: self.base_path.clone(),
-            reason: "merge lost its row".into(),
-        })?;
-        let f = PinColumns::unchecked(b, &self.base_path).fragment(self.row)?;
-        self.row += 1;
-        Ok(f)
-    }
-
-    pub(crate) async fn next(&mut self) -> Result<Option<(Key, Fragment)>> {
-        let base_key = self.peek_base().await?;
-        let delta_key = self.peek_delta();
-        match (base_key, delta_key) {
-            (None, None) => Ok(None),
-            (Some(b), None) => Ok(Some((b, self.take_base()?))),
-            (Some(b), Some(d)) if b < d => Ok(Some((b, self.take_base()?))),
-            (None, Some(d)) => Ok(Some((d.clone(), self.take_delta(d)))),
-            (Some(b), Some(d)) if d < b => Ok(Some((d.clone(), self.take_delta(d)))),
-            (Some(b), Some(_)) => {
-                let mut f = self.take_base()?;
-                f.merge(&self.take_delta(b.clone()));
-                Ok(Some((b, f)))
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl PinStore for ParquetPinStore {
     async fn apply(&self, batch: EventBatch) -> pin_core::Result<ApplyOutcome> {
@@ -1359,10 +1318,7 @@ impl ParquetPinStore {
         };
         // Even when the delta holds the newest full pin, the base holds older statistics and the creation
         // time; a miss costs one bloom-filter probe.
-        let mut f = match base {
-            Some(b) => b.lookup(&[key]).await?.into_values().next().unwrap_or_default(),
-            None => Fragment::default(),
-        };
+        let mut f = base.lookup(&[key]).await?.into_values().next().unwrap_or_default();
         if let Some(d) = delta {
             f.merge(&d);
         }

@@ -9,6 +9,7 @@ mod error;
 mod listing;
 mod lock;
 mod manifest;
+mod merge;
 mod newest;
 mod query;
 mod segment;

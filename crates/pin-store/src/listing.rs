@@ -708,7 +708,7 @@ impl<V: PartialOrd + Copy> Best<V> {
     }
 }
 
-/// Collects [`BaseTop`] while compaction writes a base segment.
+/// Collects [`BaseTop`] while a base run is written.
 #[derive(Debug)]
 pub(crate) struct TopCollector {
     live: u64,
@@ -731,7 +731,7 @@ impl Default for TopCollector {
 }
 
 impl TopCollector {
-    /// Considers one row of the new base.
+    /// Considers one row of the new run.
     pub(crate) fn offer(&mut self, key: &[u8], f: &Fragment) {
         let Some(pin) = &f.pin else { return };
         self.pins += 1;
@@ -753,6 +753,27 @@ impl TopCollector {
             hottest: self.hottest.finish(),
             pins: Some(self.pins),
             newest: self.newest.finish(),
+        }
+    }
+}
+
+impl BaseTop {
+    /// The lists of a base made of the runs `self` describes and the runs `other` describes, when no key is
+    /// in both: the best of a union of disjoint sets is among the best of each.
+    pub(crate) fn join(&self, other: &BaseTop) -> BaseTop {
+        fn best<V: PartialOrd + Copy>(a: &[(String, V)], b: &[(String, V)], k: usize) -> Vec<(String, V)> {
+            let mut all: Vec<(String, V)> = a.iter().chain(b).cloned().collect();
+            // Lowercase hex orders as the bytes it spells.
+            all.sort_by(|x, y| best_first((&x.1, x.0.as_bytes()), (&y.1, y.0.as_bytes())));
+            all.truncate(k);
+            all
+        }
+        BaseTop {
+            live: self.live + other.live,
+            largest: best(&self.largest, &other.largest, BASE_TOP_K),
+            hottest: best(&self.hottest, &other.hottest, BASE_TOP_K),
+            pins: self.pins.zip(other.pins).map(|(a, b)| a + b),
+            newest: best(&self.newest, &other.newest, BASE_NEWEST_K),
         }
     }
 }
@@ -847,10 +868,7 @@ impl ParquetPinStore {
         keys.sort();
         keys.dedup();
         let refs: Vec<&[u8]> = keys.iter().map(|k| &**k).collect();
-        let from_base = match (&snap.base, refs.is_empty()) {
-            (Some(b), false) => b.lookup(&refs).await?,
-            _ => Default::default(),
-        };
+        let from_base = snap.base.lookup(&refs).await?;
         let mut views = Vec::new();
         for key in &keys {
             let mut f: Fragment = from_base.get(key).cloned().unwrap_or_default();
@@ -889,16 +907,19 @@ impl ParquetPinStore {
             .map(|(key, _)| key.clone())
             .collect();
         let missing_refs: Vec<&[u8]> = missing.iter().map(|k| &**k).collect();
-        let found = match (&snap.base, missing_refs.is_empty()) {
-            (Some(b), false) => b.lookup(&missing_refs).await?,
-            _ => Default::default(),
-        };
+        let found = snap.base.lookup(&missing_refs).await?;
         let resolve = |list: Vec<(Key, Option<PinView>)>| -> Result<Vec<PinView>> {
             list.into_iter()
                 .map(|(key, view)| match view {
                     Some(v) => Ok(v),
                     None => found.get(&key).and_then(Fragment::view).ok_or_else(|| Error::Corrupt {
-                        path: snap.manifest.base.as_ref().map_or_else(String::new, |b| b.path.clone()),
+                        path: snap
+                            .manifest
+                            .base_runs
+                            .iter()
+                            .map(|r| r.path.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         reason: format!("pin {} of the manifest's top lists is not in the base", hex(&key)),
                     }),
                 })

@@ -19,8 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Format version of manifests this code writes and reads.
-pub(crate) const FORMAT: u32 = 1;
+/// Format version of manifests this code writes. Format 2 holds the base as key-disjoint `base_runs` and the
+/// delta as a list of segments, `deltas`; format 1 held one `base` and one `delta` segment, which this code
+/// reads as lists of one (and rewrites as format 2 on its next commit). Pindex versions that only know format
+/// 1 refuse format 2 instead of reading an empty base.
+pub(crate) const FORMAT: u32 = 2;
+/// The oldest format this code reads.
+const OLDEST_FORMAT: u32 = 1;
 const PREFIX: &str = "_manifest";
 
 /// One immutable file of the store.
@@ -52,9 +57,21 @@ pub struct Manifest {
     pub committed_at: Timestamp,
     /// Every event up to this sequence number is in the segments below; the WAL holds the rest.
     pub wal_seq: u64,
-    /// Full pin state, one row per pin, sorted by key (written by compaction).
+    /// The base: full pin state, one row per pin, in segments ("runs") each sorted by key whose keys are
+    /// pairwise disjoint, so a pin's base state is in at most one of them. A flush writes the pins new to
+    /// the store as a run; runs of about the same size are merged; compaction merges everything into one.
+    #[serde(default)]
+    pub base_runs: Vec<SegmentMeta>,
+    /// Format 1's single base segment; read into `base_runs` on load, never written.
+    #[serde(default, skip_serializing)]
     pub base: Option<SegmentMeta>,
-    /// Fragments newer than `base`, sorted by key (rewritten by every flush).
+    /// Fragments newer than the base, in segments sorted by key, oldest first: a key's delta state is the
+    /// fold of its rows in order. A flush appends one (its changes only), or, once there are
+    /// [`MAX_DELTAS`], replaces them all with their merge; compaction empties the list.
+    #[serde(default)]
+    pub deltas: Vec<SegmentMeta>,
+    /// Format 1's single delta segment; read into `deltas` on load, never written.
+    #[serde(default, skip_serializing)]
     pub delta: Option<SegmentMeta>,
     /// Access events, append-only, partitioned by day.
     pub access: Vec<SegmentMeta>,
@@ -71,13 +88,14 @@ pub struct Manifest {
     pub batch_ids: Vec<String>,
     /// When compaction last ran.
     pub last_compaction: Option<Timestamp>,
-    /// The largest and hottest pins of `base`, computed by the compaction that wrote it (absent in
-    /// manifests written before it existed).
+    /// The largest, hottest and newest pins of the base, over all its runs (absent in manifests written
+    /// before it existed): computed by the compaction that wrote a base, joined with a new run's own when a
+    /// flush adds one, unchanged when runs merge (their union holds the same pins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_top: Option<BaseTop>,
 }
 
-/// The largest and the hottest live (not unpinned) pins of a base segment, best first, ties by key.
+/// The largest and the hottest live (not unpinned) pins of the base, best first, ties by key.
 ///
 /// `metrics` answers its top lists from these plus the pins changed since the base, without scanning it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -102,15 +120,18 @@ pub struct BaseTop {
 /// How many pins [`BaseTop::newest`] keeps: enough for the first pages of a newest-first listing.
 pub(crate) const BASE_NEWEST_K: usize = 512;
 
+/// How many delta segments a flush lets stand before it merges them into one.
+pub(crate) const MAX_DELTAS: usize = 8;
+
 /// How many pins of each list [`BaseTop`] keeps.
 pub(crate) const BASE_TOP_K: usize = 100;
 
 impl Manifest {
     /// Every object this version references.
     pub fn files(&self) -> impl Iterator<Item = &SegmentMeta> {
-        self.base
+        self.base_runs
             .iter()
-            .chain(&self.delta)
+            .chain(&self.deltas)
             .chain(&self.access)
             .chain(&self.history)
             .chain(&self.vfs)
@@ -142,15 +163,22 @@ pub(crate) async fn load(store: &dyn ObjectStore, version: u64) -> Result<Manife
         path: path.to_string(),
         reason: format!("manifest does not parse: {e}"),
     })?;
-    if m.format != FORMAT || m.version != version {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&m.format) || m.version != version {
         return Err(Error::Corrupt {
             path: path.to_string(),
             reason: format!(
-                "format {} version {} (expected format {FORMAT} version {version})",
+                "format {} version {} (expected format {OLDEST_FORMAT} to {FORMAT}, version {version})",
                 m.format, m.version
             ),
         });
     }
+    if let Some(base) = m.base.take() {
+        m.base_runs.insert(0, base);
+    }
+    if let Some(delta) = m.delta.take() {
+        m.deltas.insert(0, delta);
+    }
+    m.format = FORMAT;
     m.metrics.rebuild();
     Ok(m)
 }

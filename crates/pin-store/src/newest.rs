@@ -7,7 +7,8 @@
 //! - pins a delta layer holds whole: the snapshot's [`NewestIndex`], whose creation times are upper bounds
 //!   (a pin upserted again keeps an older creation time from the base);
 //! - base pins, changed by a status or tier patch or not at all: [`BaseTop::newest`], the newest pins of
-//!   the base, recorded by the compaction that wrote it; exact, since creation times in the base are final.
+//!   the base over all its runs, recorded as each run was written; exact, since creation times in the base
+//!   are final.
 //!
 //! Candidates are resolved to their merged view (base lookup by bloom filter, then the delta layers) in
 //! small batches. When the base's list runs out before the answer is certain (deep pages, or a filter that
@@ -95,7 +96,7 @@ impl ParquetPinStore {
             if after.is_some_and(|a| *created <= a) || !best.open_to(*created, key) {
                 break;
             }
-            if before.is_some_and(|b| *created >= b) && snap.base.is_none() {
+            if before.is_some_and(|b| *created >= b) && snap.base.is_empty() {
                 continue;
             }
             if seen.insert(key.clone()) {
@@ -108,7 +109,7 @@ impl ParquetPinStore {
         self.resolve(&snap, &mut batch, filter, &mut best).await?;
 
         // Base pins the delta does not hold whole.
-        if snap.base.is_none() {
+        if snap.base.is_empty() {
             return Ok(Some(best.views));
         }
         // Manifests written before the list existed cannot answer.
@@ -151,10 +152,7 @@ impl ParquetPinStore {
             return Ok(());
         }
         let refs: Vec<&[u8]> = batch.iter().map(|k| &**k).collect();
-        let from_base = match &snap.base {
-            Some(b) => b.lookup(&refs).await?,
-            None => Default::default(),
-        };
+        let from_base = snap.base.lookup(&refs).await?;
         for key in batch.drain(..) {
             let mut f: Fragment = from_base.get(&key).cloned().unwrap_or_default();
             if let Some(d) = snap.flushed.get(&key) {

@@ -1,10 +1,10 @@
 //! SQL over the store: a DataFusion session with the read-only tables `pins`, `access_events`, `vfs_events` and
 //! `pin_history`, built on one snapshot.
 //!
-//! `pins` is the base segment (filtered to rows holding a pin) minus the pins that changed since, by a
-//! left anti-join on the key, plus those pins' merged rows; when nothing changed since the last compaction
-//! it is a plain scan of one sorted Parquet file, with DataFusion's own predicate, statistics, page-index
-//! and bloom-filter pruning. No window function over the whole table is involved.
+//! `pins` is the base runs (filtered to rows holding a pin; their keys are disjoint, so together they are one
+//! row per pin) minus the pins that changed since, by a left anti-join on the key, plus those pins' merged
+//! rows; when nothing changed since the last flush it is a plain scan of sorted Parquet files, with
+//! DataFusion's own predicate, statistics, page-index and bloom-filter pruning. No window function over the whole table is involved.
 
 use std::sync::Arc;
 
@@ -145,7 +145,7 @@ impl ParquetPinStore {
         schema: &SchemaRef,
     ) -> Result<DataFrame> {
         let base = self
-            .parquet(ctx, &snap.manifest.base.iter().collect::<Vec<_>>(), schema)
+            .parquet(ctx, &snap.manifest.base_runs.iter().collect::<Vec<_>>(), schema)
             .await?;
         let base = base.map(|df| df.filter(col("_has_pin"))).transpose()?;
         // Pins changed since the base: their merged state, and their keys to take out of the base.
@@ -156,10 +156,7 @@ impl ParquetPinStore {
             None
         } else {
             let refs: Vec<&[u8]> = keys.iter().map(|k| &**k).collect();
-            let from_base = match &snap.base {
-                Some(b) => b.lookup(&refs).await?,
-                None => Default::default(),
-            };
+            let from_base = snap.base.lookup(&refs).await?;
             // Batches of a scan's size rather than one of every changed pin, as operators expect.
             let mut batches = Vec::new();
             let mut rows = PinRows::new();

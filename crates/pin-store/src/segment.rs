@@ -372,7 +372,65 @@ pub(crate) async fn read_fragments(
     Ok(out)
 }
 
-/// The base pins segment, opened for point lookups and ordered scans.
+/// The base: pins segments ("runs", see [`Manifest::base_runs`]) whose keys are pairwise disjoint, so each
+/// key's base state is in at most one run and the runs' rows together are one row per key.
+///
+/// [`Manifest::base_runs`]: crate::manifest::Manifest::base_runs
+#[derive(Debug, Default)]
+pub(crate) struct Base {
+    pub(crate) runs: Vec<Arc<BaseSegment>>,
+}
+
+impl Base {
+    /// Opens the runs a manifest lists.
+    pub(crate) async fn open(store: &Arc<dyn ObjectStore>, metas: &[SegmentMeta]) -> Result<Self> {
+        let runs =
+            futures::future::try_join_all(metas.iter().map(|m| BaseSegment::open(store.clone(), m.clone()))).await?;
+        Ok(Self {
+            runs: runs.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// A base of already opened runs.
+    pub(crate) fn of(runs: Vec<Arc<BaseSegment>>) -> Self {
+        Self { runs }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Rows in all runs.
+    pub(crate) fn rows(&self) -> u64 {
+        self.runs.iter().map(|r| r.meta.rows).sum()
+    }
+
+    /// Whether some run may hold `key` (bloom filters; see [`BaseSegment::may_contain`]).
+    pub(crate) async fn may_contain(&self, key: &[u8]) -> Result<bool> {
+        for run in &self.runs {
+            if run.may_contain(key).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Fragments of the given keys that are in the base, from whichever run holds each.
+    pub(crate) async fn lookup(&self, keys: &[&[u8]]) -> Result<HashMap<Arc<[u8]>, Fragment>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = futures::future::try_join_all(self.runs.iter().map(|r| r.lookup(keys))).await?;
+        let mut found = found.into_iter();
+        let mut out = found.next().unwrap_or_default();
+        for more in found {
+            out.extend(more);
+        }
+        Ok(out)
+    }
+}
+
+/// One pins segment of the base, opened for point lookups and ordered scans.
 #[derive(Debug)]
 pub(crate) struct BaseSegment {
     pub(crate) meta: SegmentMeta,
@@ -467,6 +525,16 @@ impl BaseSegment {
             .map(Arc::new);
         self.blooms.lock().insert(rg, bloom.clone());
         Ok(bloom)
+    }
+
+    /// Whether this segment may hold `key`: false when the key is outside every fence block or its row
+    /// group's bloom filter rules it out. Reads no rows (the bloom filter once per row group).
+    pub(crate) async fn may_contain(&self, key: &[u8]) -> Result<bool> {
+        let Some(block) = self.block_of(key) else {
+            return Ok(false);
+        };
+        let rg = self.row_group_of(block * FENCE_ROWS);
+        Ok(self.bloom(rg).await?.is_none_or(|bloom| bloom.check(key)))
     }
 
     /// Fragments of the given keys that are in this segment.

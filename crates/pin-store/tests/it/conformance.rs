@@ -8,7 +8,8 @@ use pin_core::{ManualClock, PinStore};
 use pin_store::{ParquetPinStore, StoreConfig};
 use tempfile::TempDir;
 
-/// Opens stores in temporary directories; `maintain` alternates flushes and compactions.
+/// Opens stores in temporary directories; `maintain` alternates flushes and compactions (or only flushes,
+/// with every flush writing its new pins as a base run, when `runs` is set).
 #[derive(Default)]
 struct Parquet {
     dirs: Mutex<Vec<TempDir>>,
@@ -16,6 +17,20 @@ struct Parquet {
     stores: Mutex<Vec<Arc<ParquetPinStore>>>,
     round: Mutex<u32>,
     compact_always: bool,
+    runs: bool,
+}
+
+impl Parquet {
+    fn config(&self, path: &std::path::Path) -> StoreConfig {
+        StoreConfig {
+            run_min_pins: if self.runs {
+                1
+            } else {
+                StoreConfig::new(path).run_min_pins
+            },
+            ..StoreConfig::new(path)
+        }
+    }
 }
 
 #[async_trait]
@@ -26,7 +41,7 @@ impl Harness for Parquet {
         self.dirs.lock().push(dir);
         *self.last.lock() = Some(path.clone());
         let store = Arc::new(
-            ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock)
+            ParquetPinStore::open_with_clock(self.config(&path), clock)
                 .await
                 .expect("open"),
         );
@@ -38,7 +53,7 @@ impl Harness for Parquet {
         let path = self.last.lock().clone()?;
         self.stores.lock().clear();
         drop(store);
-        let reopened = ParquetPinStore::open_with_clock(StoreConfig::new(&path), clock)
+        let reopened = ParquetPinStore::open_with_clock(self.config(&path), clock)
             .await
             .expect("reopen");
         Some(Arc::new(reopened))
@@ -49,7 +64,7 @@ impl Harness for Parquet {
         let mut round = self.round.lock().to_owned();
         round += 1;
         *self.round.lock() = round;
-        if self.compact_always || round.is_multiple_of(2) {
+        if self.compact_always || (!self.runs && round.is_multiple_of(2)) {
             store.compact().await.expect("compact");
         } else {
             store.flush().await.expect("flush");
@@ -69,6 +84,17 @@ async fn parquet_store_passes_the_suite_when_every_write_is_compacted() {
     // Same suite, but each maintenance point compacts: every read then goes through the base segment.
     let h = Parquet {
         compact_always: true,
+        ..Parquet::default()
+    };
+    run_all(&h).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_store_passes_the_suite_with_a_base_of_runs() {
+    // Same suite, each maintenance point a flush that writes the new pins as a base run: reads then go
+    // through several runs and the delta.
+    let h = Parquet {
+        runs: true,
         ..Parquet::default()
     };
     run_all(&h).await.unwrap_or_else(|e| panic!("{e}"));

@@ -15,10 +15,11 @@ use crate::common::{access, upsert};
 const EVENTS_PER_BATCH: u64 = 20;
 
 fn crash_config(dir: &std::path::Path) -> StoreConfig {
-    // Small thresholds so kills also land in flushes and compactions.
+    // Small thresholds so kills also land in flushes, base runs, their merges and compactions.
     StoreConfig {
         flush_events: 400,
         compact_delta_keys: 60,
+        run_min_pins: 8,
         ..StoreConfig::new(dir)
     }
 }

@@ -6,4 +6,5 @@ mod conformance;
 mod crash;
 mod durability;
 mod listing;
+mod runs;
 mod sql;
