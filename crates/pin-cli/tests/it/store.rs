@@ -89,6 +89,7 @@ fn sql_refuses_writes_with_exit_code_two() {
     assert!(ok(&c).contains("5 pins"), "{}", stdout(&c));
     let s: serde_json::Value = serde_json::from_str(&ok(&pindex(dir.path(), &["status", "--format", "json"]))).unwrap();
     assert_eq!(s["base_pins"], 5);
+    assert_eq!(s["base_runs"], 1, "{s}");
     assert!(s["last_compaction"].is_string(), "{s}");
     assert_eq!(s["writer"], serde_json::Value::Null);
     assert_eq!(s["pending_unflushed_events"], 0);
