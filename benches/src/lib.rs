@@ -10,6 +10,10 @@ use pin_store::{ParquetPinStore, StoreConfig};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+/// Every benchmark binary runs on the allocator `pindex` runs on (see `crates/pin-cli/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 2026-01-01T00:00:00Z.
 pub const T0: Timestamp = Timestamp(1_767_225_600_000);
 

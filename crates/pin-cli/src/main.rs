@@ -24,6 +24,12 @@ use pin_store::{ParquetPinStore, PinSort, StoreConfig};
 use crate::ingest::InputFormat;
 use crate::output::{Format, Style};
 
+/// mimalloc instead of the system allocator: the store allocates and frees many small objects per batch
+/// (fragments, keys, Arrow buffers), and glibc's free lists took a fifth of the CPU of a bulk load
+/// (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Pindex: a pin metadata index for IPFS content.
 #[derive(Debug, Parser)]
 #[command(name = "pindex", version, max_term_width = 100)]
