@@ -16,7 +16,7 @@ use pin_store::{ExportTable, ParquetPinStore, PinSort, SortCursor, SortedQuery};
 use serde::Serialize;
 
 use crate::ingest::{self, IngestRequest};
-use crate::output::{Format, PinWriter, Style, write_report};
+use crate::output::{Format, PinWriter, Style, render_json, write_report};
 use crate::{AccessArgs, AddArgs, Command, ExportFormat, ExportTableArg, FormatArg, PinsArgs, Settings, VfsCommand};
 
 pub(crate) async fn run(command: Command, s: Settings) -> anyhow::Result<ExitCode> {
@@ -488,26 +488,47 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
         default_descending(a.sort)
     };
     let store = s.open_reader().await?;
-    let mut w = PinWriter::begin(&mut *out, format, s.out_style, now())?;
+    let as_of = now();
+    let mut w = PinWriter::begin(&mut *out, format, s.out_style, as_of)?;
     let limit = a.limit.unwrap_or(usize::MAX);
     let mut written = 0usize;
-    let mut last: Option<PinView> = None;
     let next_cursor: Option<String>;
     if a.sort == PinSort::Key && !descending {
         let after = a.cursor.as_deref().map(Cursor::parse).transpose()?;
-        // Reading and decoding run ahead on another task while this one formats and writes.
-        let mut chunks = store.scan(filter, after.as_ref()).await?.read_ahead(1024, 4);
+        // Reading, decoding and (for JSON) rendering run ahead on every core while this task writes.
+        let json = w.is_json().then_some(as_of);
+        let mut chunks = store
+            .scan(filter, after.as_ref())
+            .await?
+            .read_ahead_map(1024, 4, move |pins| Listed::of(pins, json));
+        let mut last: Option<Cid> = None;
         next_cursor = 'rows: loop {
-            let Some(pins) = chunks.next().await? else {
+            let Some(listed) = chunks.next().await? else {
                 break None;
             };
-            for v in pins {
-                if written == limit {
-                    break 'rows last.map(|l| Cursor::after(&l.pin.cid).to_string());
+            match listed? {
+                Listed::Pins(pins) => {
+                    for v in pins {
+                        if written == limit {
+                            break 'rows last.map(|c| Cursor::after(&c).to_string());
+                        }
+                        w.write(&v)?;
+                        written += 1;
+                        last = Some(v.pin.cid);
+                    }
                 }
-                w.write(&v)?;
-                written += 1;
-                last = Some(v);
+                Listed::Json { text, ends, cids } => {
+                    let mut start = 0;
+                    for (end, cid) in ends.into_iter().zip(cids) {
+                        if written == limit {
+                            break 'rows last.map(|c| Cursor::after(&c).to_string());
+                        }
+                        w.write_json(&text[start..end])?;
+                        start = end;
+                        written += 1;
+                        last = Some(cid);
+                    }
+                }
             }
         };
     } else {
@@ -525,6 +546,7 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
             limit: a.limit.map(|n| n.saturating_add(1)),
         };
         let mut rows = store.sorted(&q).await?;
+        let mut last: Option<PinView> = None;
         loop {
             let Some(v) = rows.next().await? else {
                 next_cursor = None;
@@ -545,6 +567,35 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
         eprintln!("next cursor: {c}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A chunk of a key-ordered listing as the read-ahead hands it over: the pins, or for a JSON listing the
+/// pins already rendered (one object after another in `text`, each ending at its offset in `ends`).
+enum Listed {
+    Pins(Vec<PinView>),
+    Json {
+        text: Vec<u8>,
+        ends: Vec<usize>,
+        cids: Vec<Cid>,
+    },
+}
+
+impl Listed {
+    /// The chunk, rendered as JSON with hotness decayed to `json` when that is given.
+    fn of(pins: Vec<PinView>, json: Option<Timestamp>) -> anyhow::Result<Self> {
+        let Some(now) = json else {
+            return Ok(Self::Pins(pins));
+        };
+        let mut text = Vec::with_capacity(pins.len() * 640);
+        let mut ends = Vec::with_capacity(pins.len());
+        let mut cids = Vec::with_capacity(pins.len());
+        for v in pins {
+            render_json(&v, now, &mut text)?;
+            ends.push(text.len());
+            cids.push(v.pin.cid);
+        }
+        Ok(Self::Json { text, ends, cids })
+    }
 }
 
 async fn metrics_report(store: &ParquetPinStore, m: Metrics, n: usize) -> anyhow::Result<MetricsReport> {

@@ -153,16 +153,31 @@ impl<W: Write> PinWriter<W> {
                     ];
                     writeln!(out, "{}", table_line(&cells))?;
                 }
-                Format::Json => {
-                    out.write_all(if first { b"\n" } else { b",\n" })?;
+                Format::Json | Format::Ndjson | Format::Csv => {
+                    json_separator(out, self.format, first)?;
                     serde_json::to_writer(&mut *out, &r)?;
-                }
-                Format::Ndjson | Format::Csv => {
-                    serde_json::to_writer(&mut *out, &r)?;
-                    out.write_all(b"\n")?;
+                    json_terminator(out, self.format)?;
                 }
             },
         }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Whether this listing's rows are JSON objects, which [`render_json`] renders on any thread for
+    /// [`write_json`](Self::write_json).
+    pub(crate) fn is_json(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Ndjson)
+    }
+
+    /// Writes one pin that [`render_json`] rendered (the listing [`is_json`](Self::is_json)).
+    pub(crate) fn write_json(&mut self, object: &[u8]) -> anyhow::Result<()> {
+        let Sink::Plain(out) = &mut self.sink else {
+            anyhow::bail!("a {:?} listing takes no JSON rows", self.format);
+        };
+        json_separator(out, self.format, self.rows == 0)?;
+        out.write_all(object)?;
+        json_terminator(out, self.format)?;
         self.rows += 1;
         Ok(())
     }
@@ -180,6 +195,28 @@ impl<W: Write> PinWriter<W> {
         }
         out.flush()?;
         Ok(out)
+    }
+}
+
+/// Appends `v` as the JSON object that `--format json` and `ndjson` print, with hotness decayed to `now`.
+pub(crate) fn render_json(v: &PinView, now: Timestamp, buf: &mut Vec<u8>) -> anyhow::Result<()> {
+    serde_json::to_writer(buf, &PinRecord::of(v, now))?;
+    Ok(())
+}
+
+/// What goes before a row of a JSON array (the first on a line of its own, the others after a comma).
+fn json_separator(out: &mut impl Write, format: Format, first: bool) -> std::io::Result<()> {
+    match format {
+        Format::Json => out.write_all(if first { b"\n" } else { b",\n" }),
+        _ => Ok(()),
+    }
+}
+
+/// What ends a row of NDJSON.
+fn json_terminator(out: &mut impl Write, format: Format) -> std::io::Result<()> {
+    match format {
+        Format::Json => Ok(()),
+        _ => out.write_all(b"\n"),
     }
 }
 

@@ -59,13 +59,10 @@ impl Cid {
 
     /// Rebuilds a CID from its key alone; it is displayed in its canonical CIDv1 form.
     pub fn from_key(key: &[u8]) -> Result<Self> {
-        let c = cid::Cid::try_from(key).map_err(|e| Error::InvalidCid {
-            input: format!("0x{}", hex(key)),
-            reason: e.to_string(),
-        })?;
+        let c = decode_key(key)?;
         Ok(Self {
             key: key.into(),
-            display: c.to_string().into(),
+            display: v1_string(key, &c).into(),
         })
     }
 
@@ -82,9 +79,41 @@ impl Cid {
     /// The canonical CIDv1 string (base32 for CIDv1), whatever spelling was given.
     pub fn to_v1_string(&self) -> String {
         cid::Cid::try_from(&*self.key)
-            .map(|c| c.to_string())
+            .map(|c| v1_string(&self.key, &c))
             .unwrap_or_else(|_| self.display.to_string())
     }
+}
+
+/// Decodes a stored key, naming it in hexadecimal when it does not decode.
+fn decode_key(key: &[u8]) -> Result<cid::Cid> {
+    cid::Cid::try_from(key).map_err(|e| Error::InvalidCid {
+        input: format!("0x{}", hex(key)),
+        reason: e.to_string(),
+    })
+}
+
+/// The CIDv0 string of `c`, if it has one (dag-pb with a sha2-256 multihash).
+fn v0_string(c: &cid::Cid) -> Option<String> {
+    (c.codec() == 0x70)
+        .then(|| cid::Cid::new_v0(*c.hash()).ok())
+        .flatten()
+        .map(|v0| v0.to_string())
+}
+
+/// The string `cid` prints for `c`, decoded from `key`. A key is a CIDv1's bytes, so its string is the
+/// key itself in lower-case base32 behind the multibase prefix: encoded here straight from the key, without
+/// the copies of the bytes and of the string that `Display` makes (this runs once per pin a listing reads).
+fn v1_string(key: &[u8], c: &cid::Cid) -> String {
+    use cid::multibase::Base;
+    if c.version() != cid::Version::V1 || c.encoded_len() != key.len() {
+        return c.to_string();
+    }
+    let base = Base::Base32Lower;
+    let body = base.encode(key);
+    let mut s = String::with_capacity(1 + body.len());
+    s.push(base.code());
+    s.push_str(&body);
+    s
 }
 
 /// How a CID's display spelling relates to its key, so stores can keep only what the key does not imply.
@@ -122,9 +151,11 @@ impl CidForm {
 impl Cid {
     /// Which spelling the display string is.
     pub fn form(&self) -> CidForm {
-        if *self.display == self.to_v1_string() {
+        // A canonical CIDv1 string starts with the base32 prefix `b` and a CIDv0 with `Qm`: only the
+        // spelling that can match is encoded.
+        if self.display.starts_with('b') && *self.display == self.to_v1_string() {
             CidForm::V1
-        } else if self.to_v0_string().as_deref() == Some(&*self.display) {
+        } else if self.display.starts_with("Qm") && self.to_v0_string().as_deref() == Some(&*self.display) {
             CidForm::V0
         } else {
             CidForm::Other
@@ -133,29 +164,28 @@ impl Cid {
 
     /// The CIDv0 string of this CID, if it has one (dag-pb with a sha2-256 multihash).
     pub fn to_v0_string(&self) -> Option<String> {
-        let c = cid::Cid::try_from(&*self.key).ok()?;
-        (c.codec() == 0x70)
-            .then(|| cid::Cid::new_v0(*c.hash()).ok())
-            .flatten()
-            .map(|v0| v0.to_string())
+        v0_string(&cid::Cid::try_from(&*self.key).ok()?)
     }
 
     /// Rebuilds a CID from its key and the spelling form recorded for it (`literal` for [`CidForm::Other`]).
     pub fn from_key_form(key: &[u8], form: CidForm, literal: Option<&str>) -> Result<Self> {
-        let canonical = Self::from_key(key)?;
         match form {
-            CidForm::V1 => Ok(canonical),
+            CidForm::V1 => Self::from_key(key),
             CidForm::V0 => {
-                let v0 = canonical.to_v0_string().ok_or_else(|| Error::InvalidCid {
-                    input: canonical.display.to_string(),
+                let c = decode_key(key)?;
+                let v0 = v0_string(&c).ok_or_else(|| Error::InvalidCid {
+                    input: v1_string(key, &c),
                     reason: "recorded as CIDv0 but is not dag-pb with sha2-256".into(),
                 })?;
                 Ok(Self {
-                    key: canonical.key,
+                    key: key.into(),
                     display: v0.into(),
                 })
             }
-            CidForm::Other => Self::from_parts(key, literal.unwrap_or(&canonical.display)),
+            CidForm::Other => match literal {
+                Some(literal) => Self::from_parts(key, literal),
+                None => Self::from_key(key),
+            },
         }
     }
 }
@@ -236,6 +266,16 @@ mod tests {
         assert_eq!(a.as_str(), V0);
         assert_eq!(b.as_str(), V1);
         assert_eq!(a.to_v1_string(), V1);
+    }
+
+    #[test]
+    fn the_canonical_spelling_is_what_cid_prints() {
+        for input in [V0, V1, "zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7"] {
+            let c = Cid::parse(input).unwrap();
+            let printed = cid::Cid::try_from(c.key()).unwrap().to_string();
+            assert_eq!(c.to_v1_string(), printed);
+            assert_eq!(Cid::from_key(c.key()).unwrap().as_str(), printed);
+        }
     }
 
     #[test]

@@ -60,6 +60,11 @@ macro_rules! named_enum {
         impl FromStr for $name {
             type Err = Error;
             fn from_str(s: &str) -> Result<Self> {
+                // Stored values are spelled exactly; only other spellings pay for a lower-case copy.
+                match s {
+                    $($text => return Ok($name::$variant),)+
+                    _ => {}
+                }
                 let lower = s.trim().to_ascii_lowercase();
                 match lower.as_str() {
                     $($text => Ok($name::$variant),)+

@@ -597,17 +597,17 @@ impl<'a> PinColumns<'a> {
         a.is_valid(row).then(|| a.value(row))
     }
 
-    fn strings(&self, name: usize, row: usize) -> Vec<String> {
-        let a = self.col(name).as_list::<i32>();
-        if !a.is_valid(row) {
-            return Vec::new();
-        }
-        let values = a.value(row);
-        let s = values.as_string::<i32>();
-        (0..s.len())
-            .filter(|&i| s.is_valid(i))
-            .map(|i| s.value(i).to_owned())
-            .collect()
+    /// The strings of a list cell, read in place (a slice of the list would allocate an array per row).
+    fn strings(&self, name: usize, row: usize) -> impl Iterator<Item = &'a str> {
+        let a = self.batch.column(name).as_list::<i32>();
+        let range = if a.is_valid(row) {
+            let offsets = a.value_offsets();
+            offsets[row] as usize..offsets[row + 1] as usize
+        } else {
+            0..0
+        };
+        let s = a.values().as_string::<i32>();
+        range.filter(|&i| s.is_valid(i)).map(|i| s.value(i))
     }
 
     pub(crate) fn key(&self, row: usize) -> &'a [u8] {
@@ -636,7 +636,6 @@ impl<'a> PinColumns<'a> {
                 Cid::from_key_form(key, form, self.str(col::CID, row)).map_err(|e| self.corrupt(e.to_string()))?;
             let tiers: BTreeSet<Tier> = self
                 .strings(col::TIERS, row)
-                .iter()
                 .map(|t| self.parse::<Tier>(Some(t)).map(Option::unwrap_or_default_tier))
                 .collect::<Result<_>>()?;
             let meta: BTreeMap<String, String> = match self.str(col::META, row) {
@@ -664,7 +663,7 @@ impl<'a> PinColumns<'a> {
                     let a = self.col(col::REPLICATION).as_primitive::<UInt32Type>();
                     if a.is_valid(row) { a.value(row) } else { 1 }
                 },
-                vfs_paths: self.strings(col::VFS_PATHS, row).into_iter().collect(),
+                vfs_paths: self.strings(col::VFS_PATHS, row).map(str::to_owned).collect(),
                 mount: self.str(col::MOUNT, row).map(str::to_owned),
                 meta,
                 integrity: Integrity {

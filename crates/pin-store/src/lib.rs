@@ -17,6 +17,6 @@ mod wal;
 
 pub use crate::engine::{NoReporter, ParquetPinStore, Reporter, StoreConfig, StoreStatus, VacuumReport};
 pub use crate::error::{Error, Result};
-pub use crate::listing::{ExportTable, PinChunks, PinScan, PinSort, SortCursor, SortedPins, SortedQuery};
+pub use crate::listing::{Chunks, ExportTable, PinChunks, PinScan, PinSort, SortCursor, SortedPins, SortedQuery};
 pub use crate::manifest::{BaseTop, Manifest, SegmentMeta};
 pub use datafusion;

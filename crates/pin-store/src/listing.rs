@@ -26,6 +26,7 @@ use crate::codec::{PINS_SCHEMA, PinColumns};
 use crate::engine::{Key, MergeIter, ParquetPinStore, Snapshot};
 use crate::error::{Error, Result};
 use crate::manifest::{BASE_NEWEST_K, BASE_TOP_K, BaseTop};
+use crate::merge::Merged;
 use crate::segment::unhex;
 
 /// A key-ordered listing of the pins matching a filter, read lazily from one snapshot.
@@ -57,56 +58,104 @@ impl PinScan {
         }
     }
 
-    /// The same scan read ahead on a task of its own, in chunks of `chunk` pins, at most `ahead` chunks
-    /// in advance: reading the segments and decoding pins then runs beside whatever the caller does with
-    /// them (formatting, writing), on another core. Dropping the result stops the task at its next chunk.
-    pub fn read_ahead(mut self, chunk: usize, ahead: usize) -> PinChunks {
+    /// The same scan read ahead, in chunks of `chunk` pins, at most `ahead` chunks in advance: the merge
+    /// runs on a task of its own and hands chunks of placed rows to decoders on the blocking pool, one per
+    /// core, so reading the segments and decoding pins (most of a scan's work) run beside each other and
+    /// beside whatever the caller does with the pins (formatting, writing). Chunks arrive in key order,
+    /// never empty. Dropping the result stops the task at its next chunk.
+    pub fn read_ahead(self, chunk: usize, ahead: usize) -> PinChunks {
+        self.read_ahead_map(chunk, ahead, |pins| pins)
+    }
+
+    /// [`read_ahead`](Self::read_ahead), with `f` applied to each chunk by the decoder that decoded it, so
+    /// that per-pin work of the caller (rendering each pin as text, say) runs on every core too.
+    pub fn read_ahead_map<T, F>(self, chunk: usize, ahead: usize, f: F) -> Chunks<T>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<PinView>) -> T + Send + Sync + 'static,
+    {
         let chunk = chunk.max(1);
+        let decoders = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let (tx, rx) = tokio::sync::mpsc::channel(ahead.max(1));
+        let PinScan { it, filter } = self;
+        let work = Arc::new((filter, f));
         let task = tokio::spawn(async move {
-            loop {
-                let mut pins = Vec::with_capacity(chunk);
-                let end = loop {
-                    match self.next().await {
-                        Ok(Some(v)) => {
-                            pins.push(v);
-                            if pins.len() == chunk {
-                                break Ok(false);
+            // The merge stops at its first error, which is passed on as the last item.
+            let merged = futures::stream::unfold(Some(it), move |it| async move {
+                let mut it = it?;
+                match it.next_chunk(chunk).await {
+                    Ok(Some(c)) => Some((Ok(c), Some(it))),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(e), None)),
+                }
+            });
+            let mut decoded = std::pin::pin!(
+                merged
+                    .map(|c| {
+                        let work = Arc::clone(&work);
+                        async move {
+                            let c = c?;
+                            let decode = move || {
+                                let (filter, f) = &*work;
+                                // A chunk the filter emptied is not passed on.
+                                matching(c, filter).map(|pins| (!pins.is_empty()).then(|| f(pins)))
+                            };
+                            match tokio::task::spawn_blocking(decode).await {
+                                Ok(done) => done,
+                                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                                Err(e) => Err(Error::Task(e.to_string())),
                             }
                         }
-                        Ok(None) => break Ok(true),
-                        Err(e) => break Err(e),
-                    }
+                    })
+                    .buffered(decoders)
+            );
+            while let Some(item) = decoded.next().await {
+                let item = match item {
+                    Ok(None) => continue,
+                    Ok(Some(t)) => Ok(t),
+                    Err(e) => Err(e),
                 };
-                let (item, last) = match end {
-                    Ok(last) => (Ok(pins), last),
-                    Err(e) => (Err(e), true),
-                };
+                let last = item.is_err();
                 if tx.send(item).await.is_err() || last {
                     return;
                 }
             }
         });
-        PinChunks { rx, task: Some(task) }
+        Chunks { rx, task: Some(task) }
     }
 }
 
-/// A [`PinScan`] read ahead on its own task ([`PinScan::read_ahead`]).
+/// The pins of a merged chunk that match `filter`, decoded, in key order.
+fn matching(chunk: Merged, filter: &PinFilter) -> Result<Vec<PinView>> {
+    let mut pins = Vec::with_capacity(chunk.len());
+    for f in chunk.fragments() {
+        let f = f?;
+        let Some(pin) = f.pin else { continue };
+        let view = PinView { pin, stats: f.stats };
+        if filter.matches(&view) {
+            pins.push(view);
+        }
+    }
+    Ok(pins)
+}
+
+/// A [`PinScan`] read ahead ([`PinScan::read_ahead`]): chunks of pins.
+pub type PinChunks = Chunks<Vec<PinView>>;
+
+/// A [`PinScan`] read ahead with a function applied to each chunk ([`PinScan::read_ahead_map`]).
 #[derive(Debug)]
-pub struct PinChunks {
-    rx: tokio::sync::mpsc::Receiver<Result<Vec<PinView>>>,
+pub struct Chunks<T> {
+    rx: tokio::sync::mpsc::Receiver<Result<T>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-impl PinChunks {
-    /// The next pins in key order (never an empty chunk), or `None` at the end.
-    pub async fn next(&mut self) -> Result<Option<Vec<PinView>>> {
+impl<T> Chunks<T> {
+    /// The next chunk in key order, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<T>> {
         match self.rx.recv().await {
-            Some(Ok(pins)) if pins.is_empty() => Ok(None),
-            Some(Ok(pins)) => Ok(Some(pins)),
-            Some(Err(e)) => Err(e),
-            // The task ends by sending the last chunk; without one it panicked or was cancelled, and
-            // the listing must not look complete.
+            Some(item) => item.map(Some),
+            // The task ends once the last chunk is sent or an error is; it can also end by panicking or
+            // being cancelled, and then the listing must not look complete.
             None => match self.task.take() {
                 Some(task) => match task.await {
                     Ok(()) => Ok(None),

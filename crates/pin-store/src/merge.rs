@@ -116,16 +116,15 @@ impl RunWriter {
 
 type BatchStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<RecordBatch>> + Send>>;
 
-/// One run read in key order, with its next key at hand.
+/// One run read in key order; its current row is the next one to merge.
 struct RunCursor {
     stream: Option<BatchStream>,
     path: String,
+    /// The batch of the current row; `None` once the run is exhausted, and otherwise `row` is in it.
     batch: Option<RecordBatch>,
     /// Counts the batches read, so a caller can tell when `batch` changed.
     batch_no: u64,
     row: usize,
-    /// The key of the current row; `None` once the run is exhausted.
-    head: Option<Key>,
 }
 
 impl RunCursor {
@@ -136,10 +135,17 @@ impl RunCursor {
             batch: None,
             batch_no: 0,
             row: 0,
-            head: None,
         };
         c.settle(after).await?;
         Ok(c)
+    }
+
+    /// The key of the current row; `None` once the run is exhausted.
+    fn head(&self) -> Option<&[u8]> {
+        // The schema was checked when the batch was read.
+        self.batch
+            .as_ref()
+            .map(|b| PinColumns::unchecked(b, &self.path).key(self.row))
     }
 
     /// Moves to the first row at or after the current one whose key is past `after`.
@@ -148,16 +154,14 @@ impl RunCursor {
             if let Some(b) = &self.batch
                 && self.row < b.num_rows()
             {
-                // The schema was checked when the batch was read.
                 let key = PinColumns::unchecked(b, &self.path).key(self.row);
                 if after.is_some_and(|a| key <= a) {
                     self.row += 1;
                     continue;
                 }
-                self.head = Some(Key::from(key));
                 return Ok(());
             }
-            self.head = None;
+            self.batch = None;
             let Some(stream) = &mut self.stream else { return Ok(()) };
             match stream.next().await {
                 Some(b) => {
@@ -169,23 +173,27 @@ impl RunCursor {
                 }
                 None => {
                     self.stream = None;
-                    self.batch = None;
                     return Ok(());
                 }
             }
         }
     }
 
-    /// The current row's fragment; the cursor moves on to the next row.
-    async fn take(&mut self) -> Result<Fragment> {
-        let b = self.batch.as_ref().ok_or_else(|| Error::Corrupt {
+    fn lost(&self) -> Error {
+        Error::Corrupt {
             path: self.path.clone(),
             reason: "merge lost its row".into(),
-        })?;
-        let f = PinColumns::unchecked(b, &self.path).fragment(self.row)?;
+        }
+    }
+
+    /// The current row's key and fragment; the cursor moves on to the next row.
+    async fn take(&mut self) -> Result<(Key, Fragment)> {
+        let b = self.batch.as_ref().ok_or_else(|| self.lost())?;
+        let cols = PinColumns::unchecked(b, &self.path);
+        let taken = (Key::from(cols.key(self.row)), cols.fragment(self.row)?);
         self.row += 1;
         self.settle(None).await?;
-        Ok(f)
+        Ok(taken)
     }
 }
 
@@ -194,9 +202,41 @@ fn smallest(cursors: &[RunCursor]) -> Option<usize> {
     cursors
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| c.head.as_ref().map(|k| (i, k)))
+        .filter_map(|(i, c)| c.head().map(|k| (i, k)))
         .min_by(|a, b| a.1.cmp(b.1))
         .map(|(i, _)| i)
+}
+
+/// Rows picked from the cursors' batches without decoding them: each batch is kept once, however many of
+/// its rows are picked.
+#[derive(Default)]
+struct Picks {
+    /// The batches the picked rows come from, with the paths of their runs.
+    sources: Vec<(RecordBatch, String)>,
+    /// For each cursor, its batch number and where that batch is in `sources`.
+    source_of: Vec<Option<(u64, usize)>>,
+}
+
+impl Picks {
+    /// Picks the current row of `cursors[i]` (the cursor moves on): the index of its batch in `sources` and
+    /// its row there.
+    async fn pick(&mut self, cursors: &mut [RunCursor], i: usize) -> Result<(usize, usize)> {
+        self.source_of.resize(cursors.len(), None);
+        let c = &mut cursors[i];
+        let src = match self.source_of[i] {
+            Some((no, src)) if no == c.batch_no => src,
+            _ => {
+                let batch = c.batch.clone().ok_or_else(|| c.lost())?;
+                self.sources.push((batch, c.path.clone()));
+                self.source_of[i] = Some((c.batch_no, self.sources.len() - 1));
+                self.sources.len() - 1
+            }
+        };
+        let picked = (src, c.row);
+        c.row += 1;
+        c.settle(None).await?;
+        Ok(picked)
+    }
 }
 
 /// Writes key-disjoint base runs as one run at `path`, copying their rows as Arrow data (they are settled
@@ -210,54 +250,75 @@ pub(crate) async fn interleave_runs(
     let max_seq = runs.iter().map(|r| r.meta.seq_range.1).max().unwrap_or(0);
     let mut out = SegmentWriter::new(store, path, Table::Pins, rows as usize)?;
     let mut cursors = futures::future::try_join_all(runs.iter().map(|r| RunCursor::open(r, None))).await?;
-    // The batches the pending rows come from, and for each cursor which of them is its current one.
-    let mut sources: Vec<RecordBatch> = Vec::new();
-    let mut source_of: Vec<Option<(u64, usize)>> = vec![None; cursors.len()];
-    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(CHUNK_ROWS);
+    let mut picks = Picks::default();
+    let mut rows: Vec<(usize, usize)> = Vec::with_capacity(CHUNK_ROWS);
     while let Some(i) = smallest(&cursors) {
-        let c = &mut cursors[i];
-        let src = match source_of[i] {
-            Some((no, src)) if no == c.batch_no => src,
-            _ => {
-                let batch = c.batch.clone().ok_or_else(|| Error::Corrupt {
-                    path: c.path.clone(),
-                    reason: "merge lost its row".into(),
-                })?;
-                sources.push(batch);
-                source_of[i] = Some((c.batch_no, sources.len() - 1));
-                sources.len() - 1
-            }
-        };
-        picks.push((src, c.row));
-        c.row += 1;
-        c.settle(None).await?;
-        if picks.len() == CHUNK_ROWS {
-            write_picks(&mut out, &mut sources, &mut source_of, &mut picks).await?;
+        rows.push(picks.pick(&mut cursors, i).await?);
+        if rows.len() == CHUNK_ROWS {
+            write_picks(&mut out, std::mem::take(&mut picks), &mut rows).await?;
         }
     }
-    write_picks(&mut out, &mut sources, &mut source_of, &mut picks).await?;
+    write_picks(&mut out, picks, &mut rows).await?;
     if out.rows() == 0 {
         return Ok(None);
     }
     Ok(Some(out.finish((0, max_seq), None).await?))
 }
 
-/// Writes the picked rows and forgets the batches they came from.
-async fn write_picks(
-    out: &mut SegmentWriter,
-    sources: &mut Vec<RecordBatch>,
-    source_of: &mut [Option<(u64, usize)>],
-    picks: &mut Vec<(usize, usize)>,
-) -> Result<()> {
-    if !picks.is_empty() {
-        let refs: Vec<&RecordBatch> = sources.iter().collect();
-        let batch = datafusion::arrow::compute::interleave_record_batch(&refs, picks)?;
+/// Writes the picked rows; the batches they came from are dropped.
+async fn write_picks(out: &mut SegmentWriter, picks: Picks, rows: &mut Vec<(usize, usize)>) -> Result<()> {
+    if !rows.is_empty() {
+        let refs: Vec<&RecordBatch> = picks.sources.iter().map(|(b, _)| b).collect();
+        let batch = datafusion::arrow::compute::interleave_record_batch(&refs, rows)?;
         out.write(&batch).await?;
     }
-    picks.clear();
-    sources.clear();
-    source_of.fill(None);
+    rows.clear();
     Ok(())
+}
+
+/// Where the merge's next key is: in one base run, in the delta layers (the key is theirs), or in both.
+enum Next {
+    Base(usize),
+    Delta(Key),
+    Both(usize, Key),
+}
+
+/// Consecutive pins of a merge, placed in key order but not decoded yet ([`MergeIter::next_chunk`]), so
+/// that decoding, most of a scan's work, can run on other threads than the merge.
+pub(crate) struct Merged {
+    picks: Picks,
+    entries: Vec<Entry>,
+}
+
+enum Entry {
+    /// A base row (a batch in `picks` and a row in it), with the delta layers' fragment of its key if
+    /// they have one.
+    Row(usize, usize, Option<Fragment>),
+    /// A key only the delta layers hold.
+    Delta(Fragment),
+}
+
+impl Merged {
+    /// How many keys the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The folded fragments, in key order.
+    pub(crate) fn fragments(self) -> impl Iterator<Item = Result<Fragment>> {
+        let sources = self.picks.sources;
+        self.entries.into_iter().map(move |e| match e {
+            Entry::Delta(f) => Ok(f),
+            Entry::Row(src, row, delta) => {
+                let (batch, path) = &sources[src];
+                let mut f = PinColumns::unchecked(batch, path).fragment(row)?;
+                if let Some(d) = delta {
+                    f.merge(&d);
+                }
+                Ok(f)
+            }
+        })
+    }
 }
 
 /// Fragments in key order across the base runs and the two delta layers, each folded.
@@ -267,6 +328,8 @@ pub(crate) struct MergeIter {
     mem: Layer,
     /// The delta layers are read lazily from here on (exclusive).
     delta_after: Option<Key>,
+    /// Their smallest key after `delta_after`, once looked up.
+    delta_next: Option<Option<Key>>,
 }
 
 impl MergeIter {
@@ -279,22 +342,24 @@ impl MergeIter {
             flushed,
             mem,
             delta_after: after,
+            delta_next: None,
         })
     }
 
     /// The smallest key of the delta layers after `delta_after`.
-    fn peek_delta(&self) -> Option<Key> {
-        let lower = self.delta_after.clone().map_or(Bound::Unbounded, Bound::Excluded);
-        let a = self
-            .flushed
-            .range((lower.clone(), Bound::Unbounded))
-            .next()
-            .map(|(k, _)| k);
-        let b = self.mem.range((lower, Bound::Unbounded)).next().map(|(k, _)| k);
-        match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b).clone()),
-            (a, b) => a.or(b).cloned(),
-        }
+    fn peek_delta(&mut self) -> Option<Key> {
+        let (flushed, mem, after) = (&self.flushed, &self.mem, &self.delta_after);
+        self.delta_next
+            .get_or_insert_with(|| {
+                let lower = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+                let a = flushed.range((lower.clone(), Bound::Unbounded)).next().map(|(k, _)| k);
+                let b = mem.range((lower, Bound::Unbounded)).next().map(|(k, _)| k);
+                match (a, b) {
+                    (Some(a), Some(b)) => Some(a.min(b).clone()),
+                    (a, b) => a.or(b).cloned(),
+                }
+            })
+            .clone()
     }
 
     /// The delta layers' fragment of `key`, folded, and move past it.
@@ -304,30 +369,62 @@ impl MergeIter {
             f.merge(m);
         }
         self.delta_after = Some(key);
+        self.delta_next = None;
         f
     }
 
-    /// The run whose next key is the smallest, with that key (runs are disjoint, so it is the only one).
-    fn peek_base(&self) -> Option<(usize, Key)> {
-        let i = smallest(&self.runs)?;
-        Some((i, self.runs[i].head.clone()?))
+    fn peek(&mut self) -> Option<Next> {
+        let delta = self.peek_delta();
+        let base = smallest(&self.runs);
+        match (base, delta) {
+            (None, None) => None,
+            (Some(i), None) => Some(Next::Base(i)),
+            (None, Some(d)) => Some(Next::Delta(d)),
+            (Some(i), Some(d)) => Some(match self.runs[i].head().map(|b| b.cmp(&d)) {
+                Some(std::cmp::Ordering::Less) => Next::Base(i),
+                Some(std::cmp::Ordering::Greater) | None => Next::Delta(d),
+                Some(std::cmp::Ordering::Equal) => Next::Both(i, d),
+            }),
+        }
     }
 
     pub(crate) async fn next(&mut self) -> Result<Option<(Key, Fragment)>> {
-        let base = self.peek_base();
-        let delta_key = self.peek_delta();
-        match (base, delta_key) {
-            (None, None) => Ok(None),
-            (Some((i, b)), None) => Ok(Some((b, self.runs[i].take().await?))),
-            (Some((i, b)), Some(d)) if b < d => Ok(Some((b, self.runs[i].take().await?))),
-            (None, Some(d)) => Ok(Some((d.clone(), self.take_delta(d)))),
-            (Some((_, b)), Some(d)) if d < b => Ok(Some((d.clone(), self.take_delta(d)))),
-            (Some((i, b)), Some(_)) => {
-                let mut f = self.runs[i].take().await?;
-                f.merge(&self.take_delta(b.clone()));
-                Ok(Some((b, f)))
+        Ok(match self.peek() {
+            None => None,
+            Some(Next::Base(i)) => Some(self.runs[i].take().await?),
+            Some(Next::Delta(d)) => Some((d.clone(), self.take_delta(d))),
+            Some(Next::Both(i, d)) => {
+                let delta = self.take_delta(d);
+                let (key, mut f) = self.runs[i].take().await?;
+                f.merge(&delta);
+                Some((key, f))
             }
+        })
+    }
+
+    /// The next `n` keys (fewer at the end, `None` after it), merged but not decoded.
+    pub(crate) async fn next_chunk(&mut self, n: usize) -> Result<Option<Merged>> {
+        let mut chunk = Merged {
+            picks: Picks::default(),
+            entries: Vec::with_capacity(n),
+        };
+        while chunk.entries.len() < n {
+            let entry = match self.peek() {
+                None => break,
+                Some(Next::Delta(d)) => Entry::Delta(self.take_delta(d)),
+                Some(Next::Base(i)) => {
+                    let (src, row) = chunk.picks.pick(&mut self.runs, i).await?;
+                    Entry::Row(src, row, None)
+                }
+                Some(Next::Both(i, d)) => {
+                    let delta = self.take_delta(d);
+                    let (src, row) = chunk.picks.pick(&mut self.runs, i).await?;
+                    Entry::Row(src, row, Some(delta))
+                }
+            };
+            chunk.entries.push(entry);
         }
+        Ok((!chunk.entries.is_empty()).then_some(chunk))
     }
 }
 

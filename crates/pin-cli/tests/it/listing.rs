@@ -93,6 +93,18 @@ fn cursor_pagination_returns_every_pin_exactly_once_in_every_order() {
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!(unique.len(), 185);
 
+    // The JSON array holds the NDJSON rows (both are rendered by the read-ahead), and CSV (written row by
+    // row) the same pins in the same order.
+    let array: Vec<serde_json::Value> = serde_json::from_str(&ok(&pindex(d, &["pins", "--format", "json"]))).unwrap();
+    assert_eq!(cids(&array), all);
+    let csv = ok(&pindex(d, &["pins", "--format", "csv"]));
+    let csv_cids: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(csv_cids, all);
+
     let (rows, pages) = page_through(d, &[], 13);
     assert_eq!(cids(&rows), all, "key order pages");
     assert_eq!(pages, 15);

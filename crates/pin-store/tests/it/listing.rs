@@ -93,6 +93,35 @@ async fn the_scan_agrees_with_list_in_key_order() {
         assert_eq!(read, all, "chunks of {chunk}");
         assert!(chunks.next().await.unwrap().is_none(), "the end stays the end");
     }
+    // A filter that empties some chunks: the matching pins, in order, and still no empty chunk.
+    let mut chunks = store
+        .scan(
+            PinFilter {
+                tier: Some(Tier::Hdd),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .read_ahead(3, 1);
+    let mut read = Vec::new();
+    while let Some(pins) = chunks.next().await.unwrap() {
+        assert!(!pins.is_empty() && pins.len() <= 3);
+        read.extend(pins);
+    }
+    assert_eq!(read, hdd);
+    // A function applied to each chunk by the decoders: its results, in key order.
+    let mut chunks = store
+        .scan(PinFilter::default(), None)
+        .await
+        .unwrap()
+        .read_ahead_map(7, 2, |pins| pins.into_iter().map(|v| v.pin.cid).collect::<Vec<_>>());
+    let mut cids = Vec::new();
+    while let Some(c) = chunks.next().await.unwrap() {
+        cids.extend(c);
+    }
+    assert_eq!(cids, all.iter().map(|v| v.pin.cid.clone()).collect::<Vec<_>>());
 }
 
 async fn sorted_pages(
