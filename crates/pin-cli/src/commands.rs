@@ -506,30 +506,22 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
             let Some(listed) = chunks.next().await? else {
                 break None;
             };
-            match listed? {
-                Listed::Pins(pins) => {
-                    for v in pins {
-                        if written == limit {
-                            break 'rows last.map(|c| Cursor::after(&c).to_string());
-                        }
-                        w.write(&v)?;
-                        written += 1;
-                        last = Some(v.pin.cid);
+            let listed = listed?;
+            for i in 0..listed.cids.len() {
+                if written == limit {
+                    let before = i.checked_sub(1).map(|j| &listed.cids[j]).or(last.as_ref());
+                    break 'rows before.map(|c| Cursor::after(c).to_string());
+                }
+                match &listed.rows {
+                    Rows::Pins(pins) => w.write(&pins[i])?,
+                    Rows::Json { text, ends } => {
+                        let start = i.checked_sub(1).map_or(0, |j| ends[j]);
+                        w.write_json(&text[start..ends[i]])?;
                     }
                 }
-                Listed::Json { text, ends, cids } => {
-                    let mut start = 0;
-                    for (end, cid) in ends.into_iter().zip(cids) {
-                        if written == limit {
-                            break 'rows last.map(|c| Cursor::after(&c).to_string());
-                        }
-                        w.write_json(&text[start..end])?;
-                        start = end;
-                        written += 1;
-                        last = Some(cid);
-                    }
-                }
+                written += 1;
             }
+            last = listed.cids.last().cloned();
         };
     } else {
         let after = a
@@ -569,32 +561,37 @@ async fn pins(s: &Settings, out: &mut impl Write, a: PinsArgs) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// A chunk of a key-ordered listing as the read-ahead hands it over: the pins, or for a JSON listing the
-/// pins already rendered (one object after another in `text`, each ending at its offset in `ends`).
-enum Listed {
+/// A chunk of a key-ordered listing as the read-ahead hands it over: the pins' CIDs (for the cursor) and
+/// their rows.
+struct Listed {
+    cids: Vec<Cid>,
+    rows: Rows,
+}
+
+/// The rows of a [`Listed`] chunk: the pins, or for a JSON listing the pins already rendered (one object
+/// after another in `text`, each ending at its offset in `ends`).
+enum Rows {
     Pins(Vec<PinView>),
-    Json {
-        text: Vec<u8>,
-        ends: Vec<usize>,
-        cids: Vec<Cid>,
-    },
+    Json { text: Vec<u8>, ends: Vec<usize> },
 }
 
 impl Listed {
     /// The chunk, rendered as JSON with hotness decayed to `json` when that is given.
     fn of(pins: Vec<PinView>, json: Option<Timestamp>) -> anyhow::Result<Self> {
-        let Some(now) = json else {
-            return Ok(Self::Pins(pins));
+        let cids = pins.iter().map(|v| v.pin.cid.clone()).collect();
+        let rows = match json {
+            None => Rows::Pins(pins),
+            Some(now) => {
+                let mut text = Vec::with_capacity(pins.len() * 640);
+                let mut ends = Vec::with_capacity(pins.len());
+                for v in &pins {
+                    render_json(v, now, &mut text)?;
+                    ends.push(text.len());
+                }
+                Rows::Json { text, ends }
+            }
         };
-        let mut text = Vec::with_capacity(pins.len() * 640);
-        let mut ends = Vec::with_capacity(pins.len());
-        let mut cids = Vec::with_capacity(pins.len());
-        for v in pins {
-            render_json(&v, now, &mut text)?;
-            ends.push(text.len());
-            cids.push(v.pin.cid);
-        }
-        Ok(Self::Json { text, ends, cids })
+        Ok(Self { cids, rows })
     }
 }
 

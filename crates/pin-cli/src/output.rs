@@ -90,6 +90,8 @@ pub(crate) struct PinWriter<W: Write> {
     format: Format,
     now: Timestamp,
     rows: u64,
+    /// The buffer [`write`](Self::write) renders a JSON object in.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> std::fmt::Debug for PinWriter<W> {
@@ -131,34 +133,35 @@ impl<W: Write> PinWriter<W> {
             format,
             now,
             rows: 0,
+            scratch: Vec::new(),
         })
     }
 
     pub(crate) fn write(&mut self, v: &PinView) -> anyhow::Result<()> {
+        if self.is_json() {
+            let mut object = std::mem::take(&mut self.scratch);
+            object.clear();
+            render_json(v, self.now, &mut object)?;
+            self.write_json(&object)?;
+            self.scratch = object;
+            return Ok(());
+        }
         let r = PinRecord::of(v, self.now);
-        let first = self.rows == 0;
         match &mut self.sink {
             Sink::Csv(w) => w.write_record(pin_csv_row(&r)?)?,
-            Sink::Plain(out) => match self.format {
-                Format::Table => {
-                    let cells = [
-                        r.cid.to_owned(),
-                        r.name.unwrap_or("-").to_owned(),
-                        r.status.to_owned(),
-                        r.tier.to_owned(),
-                        human_bytes(r.size_bytes),
-                        short_time(r.created_at),
-                        r.stats.access_count.to_string(),
-                        format!("{:.3}", r.stats.hotness),
-                    ];
-                    writeln!(out, "{}", table_line(&cells))?;
-                }
-                Format::Json | Format::Ndjson | Format::Csv => {
-                    json_separator(out, self.format, first)?;
-                    serde_json::to_writer(&mut *out, &r)?;
-                    json_terminator(out, self.format)?;
-                }
-            },
+            Sink::Plain(out) => {
+                let cells = [
+                    r.cid.to_owned(),
+                    r.name.unwrap_or("-").to_owned(),
+                    r.status.to_owned(),
+                    r.tier.to_owned(),
+                    human_bytes(r.size_bytes),
+                    short_time(r.created_at),
+                    r.stats.access_count.to_string(),
+                    format!("{:.3}", r.stats.hotness),
+                ];
+                writeln!(out, "{}", table_line(&cells))?;
+            }
         }
         self.rows += 1;
         Ok(())
@@ -175,9 +178,13 @@ impl<W: Write> PinWriter<W> {
         let Sink::Plain(out) = &mut self.sink else {
             anyhow::bail!("a {:?} listing takes no JSON rows", self.format);
         };
-        json_separator(out, self.format, self.rows == 0)?;
-        out.write_all(object)?;
-        json_terminator(out, self.format)?;
+        if self.format == Format::Json {
+            out.write_all(if self.rows == 0 { b"\n" } else { b",\n" })?;
+            out.write_all(object)?;
+        } else {
+            out.write_all(object)?;
+            out.write_all(b"\n")?;
+        }
         self.rows += 1;
         Ok(())
     }
@@ -202,22 +209,6 @@ impl<W: Write> PinWriter<W> {
 pub(crate) fn render_json(v: &PinView, now: Timestamp, buf: &mut Vec<u8>) -> anyhow::Result<()> {
     serde_json::to_writer(buf, &PinRecord::of(v, now))?;
     Ok(())
-}
-
-/// What goes before a row of a JSON array (the first on a line of its own, the others after a comma).
-fn json_separator(out: &mut impl Write, format: Format, first: bool) -> std::io::Result<()> {
-    match format {
-        Format::Json => out.write_all(if first { b"\n" } else { b",\n" }),
-        _ => Ok(()),
-    }
-}
-
-/// What ends a row of NDJSON.
-fn json_terminator(out: &mut impl Write, format: Format) -> std::io::Result<()> {
-    match format {
-        Format::Json => Ok(()),
-        _ => out.write_all(b"\n"),
-    }
 }
 
 fn table_line(cells: &[String; 8]) -> String {

@@ -209,7 +209,6 @@ fn smallest(cursors: &[RunCursor]) -> Option<usize> {
 
 /// Rows picked from the cursors' batches without decoding them: each batch is kept once, however many of
 /// its rows are picked.
-#[derive(Default)]
 struct Picks {
     /// The batches the picked rows come from, with the paths of their runs.
     sources: Vec<(RecordBatch, String)>,
@@ -218,10 +217,17 @@ struct Picks {
 }
 
 impl Picks {
+    /// Picks from `cursors` cursors.
+    fn new(cursors: usize) -> Self {
+        Self {
+            sources: Vec::new(),
+            source_of: vec![None; cursors],
+        }
+    }
+
     /// Picks the current row of `cursors[i]` (the cursor moves on): the index of its batch in `sources` and
     /// its row there.
     async fn pick(&mut self, cursors: &mut [RunCursor], i: usize) -> Result<(usize, usize)> {
-        self.source_of.resize(cursors.len(), None);
         let c = &mut cursors[i];
         let src = match self.source_of[i] {
             Some((no, src)) if no == c.batch_no => src,
@@ -250,12 +256,13 @@ pub(crate) async fn interleave_runs(
     let max_seq = runs.iter().map(|r| r.meta.seq_range.1).max().unwrap_or(0);
     let mut out = SegmentWriter::new(store, path, Table::Pins, rows as usize)?;
     let mut cursors = futures::future::try_join_all(runs.iter().map(|r| RunCursor::open(r, None))).await?;
-    let mut picks = Picks::default();
+    let mut picks = Picks::new(cursors.len());
     let mut rows: Vec<(usize, usize)> = Vec::with_capacity(CHUNK_ROWS);
     while let Some(i) = smallest(&cursors) {
         rows.push(picks.pick(&mut cursors, i).await?);
         if rows.len() == CHUNK_ROWS {
-            write_picks(&mut out, std::mem::take(&mut picks), &mut rows).await?;
+            let full = std::mem::replace(&mut picks, Picks::new(cursors.len()));
+            write_picks(&mut out, full, &mut rows).await?;
         }
     }
     write_picks(&mut out, picks, &mut rows).await?;
@@ -405,7 +412,7 @@ impl MergeIter {
     /// The next `n` keys (fewer at the end, `None` after it), merged but not decoded.
     pub(crate) async fn next_chunk(&mut self, n: usize) -> Result<Option<Merged>> {
         let mut chunk = Merged {
-            picks: Picks::default(),
+            picks: Picks::new(self.runs.len()),
             entries: Vec::with_capacity(n),
         };
         while chunk.entries.len() < n {
