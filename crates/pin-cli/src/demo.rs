@@ -8,7 +8,7 @@ use std::fmt;
 
 use anyhow::bail;
 use pin_core::{
-    Access, AccessOp, Cid, Clock, Event, EventBatch, EventKind, Pin, PinStatus, PinStore, SystemClock, Tier,
+    Access, AccessOp, Cid, CidForm, Clock, Event, EventBatch, EventKind, Pin, PinStatus, PinStore, SystemClock, Tier,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -34,6 +34,12 @@ impl fmt::Display for Report {
     }
 }
 
+/// Events per batch the generator hands to the applying task.
+const BATCH_EVENTS: usize = 10_000;
+
+/// The demo's CID number `i`: a pseudo-random sha2-256 digest, spelled as CIDv0 (dag-pb) for even `i`,
+/// as `ipfs add` prints them by default, and as CIDv1 (raw) for odd `i`. Built from its key, so no
+/// string is parsed back.
 fn demo_cid(seed: u64, i: u64) -> anyhow::Result<Cid> {
     let mut digest = [0u8; 32];
     let mut x = (i ^ seed.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -44,13 +50,13 @@ fn demo_cid(seed: u64, i: u64) -> anyhow::Result<Cid> {
         chunk.copy_from_slice(&x.to_le_bytes());
     }
     let mh = multihash::Multihash::<64>::wrap(0x12, &digest)?;
-    // Half the demo pins are spelled as CIDv0 (dag-pb), as `ipfs add` prints them by default.
-    let c = if i.is_multiple_of(2) {
-        cid::Cid::new_v0(mh)?
+    let (codec, form) = if i.is_multiple_of(2) {
+        (0x70, CidForm::V0)
     } else {
-        cid::Cid::new_v1(0x55, mh)
+        (0x55, CidForm::V1)
     };
-    Ok(Cid::parse(&c.to_string())?)
+    let key = cid::Cid::new_v1(codec, mh).to_bytes();
+    Ok(Cid::from_key_form(&key, form, None)?)
 }
 
 pub(crate) async fn run(
@@ -66,10 +72,50 @@ pub(crate) async fn run(
     if store.metrics().await?.statuses.values().sum::<u64>() > 0 {
         bail!("the data directory already holds pins; demo fills a fresh one (use --data-dir)");
     }
+    let began = std::time::Instant::now();
+    // The workload is generated on a thread of its own, so building the next batches overlaps applying
+    // this one; batches are still applied one at a time, each durable before the next.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let generator = std::thread::Builder::new().name("pindex-demo".into()).spawn(move || {
+        let sent = generate(pins, events, seed, |batch| tx.blocking_send(Ok(batch)).is_ok());
+        if let Err(e) = sent {
+            let _ = tx.blocking_send(Err(e));
+        }
+    })?;
+    let mut accesses = 0u64;
+    while let Some(batch) = rx.recv().await {
+        let Generated {
+            events: batch,
+            accesses: seen,
+        } = batch?;
+        store.apply(EventBatch::new(batch)).await?;
+        if progress && seen / 100_000 > accesses / 100_000 {
+            eprintln!("pindex demo: {} of {events} access events", seen / 100_000 * 100_000);
+        }
+        accesses = seen;
+    }
+    if generator.join().is_err() {
+        bail!("the demo's generator thread panicked");
+    }
+    Ok(Report {
+        pins,
+        events,
+        seconds: began.elapsed().as_secs_f64(),
+    })
+}
+
+/// One batch of the workload, and how many access events were generated up to its end.
+struct Generated {
+    events: Vec<Event>,
+    accesses: u64,
+}
+
+/// Generates the workload in batches of [`BATCH_EVENTS`], handing each to `emit`; stops early when
+/// `emit` returns false (the receiving side is gone).
+fn generate(pins: u64, events: u64, seed: u64, mut emit: impl FnMut(Generated) -> bool) -> anyhow::Result<()> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let now = SystemClock.now();
     let start = now.plus_millis(-2 * 86_400_000);
-    let began = std::time::Instant::now();
     let tiers = [
         Tier::Memory,
         Tier::Nvme,
@@ -79,7 +125,11 @@ pub(crate) async fn run(
         Tier::Filecoin,
     ];
     let mut sizes = Vec::with_capacity(pins as usize);
-    let mut batch = Vec::with_capacity(10_000);
+    let mut batch = Vec::with_capacity(BATCH_EVENTS);
+    let mut full = |batch: &mut Vec<Event>, accesses: u64| {
+        let events = std::mem::replace(batch, Vec::with_capacity(BATCH_EVENTS));
+        emit(Generated { events, accesses })
+    };
     for i in 0..pins {
         let tier = tiers[[0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5][rng.random_range(0..14)]];
         let mut p = Pin::new(demo_cid(seed, i)?, tier, start);
@@ -103,8 +153,8 @@ pub(crate) async fn run(
             ts: at,
             kind: EventKind::Upsert(Box::new(p)),
         });
-        if batch.len() == 10_000 {
-            store.apply(EventBatch::new(std::mem::take(&mut batch))).await?;
+        if batch.len() == BATCH_EVENTS && !full(&mut batch, 0) {
+            return Ok(());
         }
     }
     // Zipf-like popularity: pin rank r is drawn with weight ~ 1/r, by inverting the harmonic CDF.
@@ -142,19 +192,64 @@ pub(crate) async fn run(
                 latency_us: Some(rng.random_range(80..20_000)),
             }),
         });
-        if batch.len() == 10_000 {
-            store.apply(EventBatch::new(std::mem::take(&mut batch))).await?;
-            if progress && (k + 1) % 100_000 == 0 {
-                eprintln!("pindex demo: {} of {events} access events", k + 1);
-            }
+        if batch.len() == BATCH_EVENTS && !full(&mut batch, k + 1) {
+            return Ok(());
         }
     }
     if !batch.is_empty() {
-        store.apply(EventBatch::new(batch)).await?;
+        full(&mut batch, events);
     }
-    Ok(Report {
-        pins,
-        events,
-        seconds: began.elapsed().as_secs_f64(),
-    })
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_cids_are_spelled_as_a_parse_of_their_string_would_be() {
+        for i in 0..64 {
+            let c = demo_cid(7, i).unwrap();
+            let parsed = Cid::parse(c.as_str()).unwrap();
+            assert_eq!(c.key(), parsed.key());
+            assert_eq!(c.as_str(), parsed.as_str());
+            assert_eq!(c.form(), parsed.form());
+            assert!(c.as_str().starts_with(if i % 2 == 0 { "Qm" } else { "b" }), "{c}");
+        }
+    }
+
+    #[test]
+    fn the_workload_comes_in_full_batches_pins_first() {
+        let mut batches = Vec::new();
+        generate(25_000, 1_000, 3, |b| {
+            batches.push(b);
+            true
+        })
+        .unwrap();
+        let sizes: Vec<usize> = batches.iter().map(|b| b.events.len()).collect();
+        assert_eq!(sizes, [10_000, 10_000, 6_000]);
+        let events: Vec<&Event> = batches.iter().flat_map(|b| &b.events).collect();
+        let upserts = events.iter().filter(|e| matches!(e.kind, EventKind::Upsert(_))).count();
+        assert_eq!(upserts, 25_000);
+        assert!(events[..25_000].iter().all(|e| matches!(e.kind, EventKind::Upsert(_))));
+        assert_eq!(batches.iter().map(|b| b.accesses).collect::<Vec<_>>(), [0, 0, 1_000]);
+        // The same seed gives the same workload; a receiver that hangs up stops the generator.
+        let mut again = Vec::new();
+        generate(25_000, 1_000, 3, |b| {
+            again.push(b);
+            false
+        })
+        .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            format!(
+                "{:?}",
+                again[0].events[..50].iter().map(|e| e.cid()).collect::<Vec<_>>()
+            ),
+            format!(
+                "{:?}",
+                batches[0].events[..50].iter().map(|e| e.cid()).collect::<Vec<_>>()
+            )
+        );
+    }
 }

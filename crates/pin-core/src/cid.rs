@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 pub struct Cid {
     key: Arc<[u8]>,
     display: Arc<str>,
+    /// How `display` relates to `key`, worked out once when the CID is built (stores ask for every pin
+    /// they write, and the CIDv0 check is a base58 encoding).
+    form: CidForm,
 }
 
 impl Cid {
@@ -39,9 +42,18 @@ impl Cid {
         }
         let parsed = cid::Cid::try_from(bare).map_err(|e| invalid(e.to_string()))?;
         let v1 = cid::Cid::new_v1(parsed.codec(), *parsed.hash());
+        let key: Arc<[u8]> = v1.to_bytes().into();
+        // A CIDv0 string is base58btc without leading zero digits (it starts with `Qm`), a spelling that
+        // decoding maps one to one onto its bytes: the one that parsed is the one `cid` prints.
+        let form = if parsed.version() == cid::Version::V0 {
+            CidForm::V0
+        } else {
+            form_of(&key, bare)
+        };
         Ok(Self {
-            key: v1.to_bytes().into(),
+            key,
             display: bare.into(),
+            form,
         })
     }
 
@@ -54,15 +66,24 @@ impl Cid {
         Ok(Self {
             key: key.into(),
             display: display.into(),
+            form: form_of(key, display),
         })
     }
 
     /// Rebuilds a CID from its key alone; it is displayed in its canonical CIDv1 form.
     pub fn from_key(key: &[u8]) -> Result<Self> {
         let c = decode_key(key)?;
+        let display = v1_string(key, &c);
+        // `v1_string` falls back to `cid`'s own spelling for a key that is not a CIDv1's bytes.
+        let form = if display.starts_with('b') && c.version() == cid::Version::V1 {
+            CidForm::V1
+        } else {
+            form_of(key, &display)
+        };
         Ok(Self {
             key: key.into(),
-            display: v1_string(key, &c).into(),
+            display: display.into(),
+            form,
         })
     }
 
@@ -116,6 +137,22 @@ fn v1_string(key: &[u8], c: &cid::Cid) -> String {
     s
 }
 
+/// Which spelling of `key` `display` is (the slow way: encoding the spellings it could be).
+fn form_of(key: &[u8], display: &str) -> CidForm {
+    let Ok(c) = cid::Cid::try_from(key) else {
+        return CidForm::Other;
+    };
+    // A canonical CIDv1 string starts with the base32 prefix `b` and a CIDv0 with `Qm`: only the
+    // spelling that can match is encoded.
+    if display.starts_with('b') && display == v1_string(key, &c) {
+        CidForm::V1
+    } else if display.starts_with("Qm") && v0_string(&c).as_deref() == Some(display) {
+        CidForm::V0
+    } else {
+        CidForm::Other
+    }
+}
+
 /// How a CID's display spelling relates to its key, so stores can keep only what the key does not imply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CidForm {
@@ -151,15 +188,7 @@ impl CidForm {
 impl Cid {
     /// Which spelling the display string is.
     pub fn form(&self) -> CidForm {
-        // A canonical CIDv1 string starts with the base32 prefix `b` and a CIDv0 with `Qm`: only the
-        // spelling that can match is encoded.
-        if self.display.starts_with('b') && *self.display == self.to_v1_string() {
-            CidForm::V1
-        } else if self.display.starts_with("Qm") && self.to_v0_string().as_deref() == Some(&*self.display) {
-            CidForm::V0
-        } else {
-            CidForm::Other
-        }
+        self.form
     }
 
     /// The CIDv0 string of this CID, if it has one (dag-pb with a sha2-256 multihash).
@@ -180,6 +209,7 @@ impl Cid {
                 Ok(Self {
                     key: key.into(),
                     display: v0.into(),
+                    form: CidForm::V0,
                 })
             }
             CidForm::Other => match literal {
@@ -302,6 +332,38 @@ mod tests {
         }
         assert_eq!(Cid::parse(V0).unwrap().form(), CidForm::V0);
         assert_eq!(Cid::parse(V1).unwrap().form(), CidForm::V1);
+    }
+
+    #[test]
+    fn the_form_kept_at_construction_is_the_one_the_spellings_give() {
+        let upper = V1.to_uppercase();
+        for input in [V0, V1, &upper, "zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7"] {
+            let c = Cid::parse(input).unwrap();
+            assert_eq!(c.form(), form_of(c.key(), input), "{input}");
+            let stored = Cid::from_parts(c.key(), input).unwrap();
+            assert_eq!(stored.form(), c.form(), "{input}");
+            let bare = Cid::from_key(c.key()).unwrap();
+            assert_eq!(bare.form(), CidForm::V1);
+        }
+        assert_eq!(Cid::parse(&upper).unwrap().form(), CidForm::Other);
+        // Many CIDv0 strings: the one that parsed is always the one `cid` prints.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..256 {
+            let mut digest = [0u8; 32];
+            for chunk in digest.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.copy_from_slice(&x.to_le_bytes());
+            }
+            let mh = cid::multihash::Multihash::<64>::wrap(0x12, &digest).unwrap();
+            let v0 = cid::Cid::new_v0(mh).unwrap().to_string();
+            let c = Cid::parse(&v0).unwrap();
+            assert_eq!(c.form(), CidForm::V0);
+            assert_eq!(form_of(c.key(), &v0), CidForm::V0);
+        }
+        let odd = Cid::from_parts(Cid::parse(V0).unwrap().key(), "not-a-spelling").unwrap();
+        assert_eq!(odd.form(), CidForm::Other);
     }
 
     #[test]

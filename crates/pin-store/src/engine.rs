@@ -420,9 +420,9 @@ impl ParquetPinStore {
 
     /// The state of one pin before the batches not yet applied, for metrics.
     async fn prior_summaries(&self, state: &WriterState, keys: &[Key]) -> Result<HashMap<Key, Option<PinSummary>>> {
-        let mut out = HashMap::new();
-        let mut need_base: Vec<&[u8]> = Vec::new();
-        let mut deltas = HashMap::new();
+        let mut out = HashMap::with_capacity(keys.len());
+        let mut need_base: Vec<&[u8]> = Vec::with_capacity(keys.len());
+        let mut deltas = HashMap::with_capacity(keys.len());
         // Only the layers' fragments of these keys are needed; cloning the snapshot would copy the
         // memtable on the WAL thread's next write.
         let base_segment = {
@@ -605,14 +605,19 @@ impl ParquetPinStore {
         let wrote_run = !fresh.is_empty();
         drop(fresh);
         drop(snap);
-        {
+        let retired = {
             let mut s = self.shared.write();
             if s.seq != cut {
                 return Err(Error::Poisoned(format!("events applied during a flush at {cut}")));
             }
             // Fold the memtable's changes into the in-memory delta (a reader holding the old delta keeps its
             // nodes); its new pins are in the run now.
-            s.mem = Layer::new();
+            let retired = (
+                std::mem::take(&mut s.mem),
+                std::mem::take(&mut s.mem_access),
+                std::mem::take(&mut s.mem_history),
+                std::mem::take(&mut s.mem_vfs),
+            );
             for (k, f) in update {
                 match s.flushed.get_mut(&k) {
                     Some(old) => Arc::make_mut(old).merge(&f),
@@ -628,11 +633,13 @@ impl ParquetPinStore {
             // The in-memory histogram is pruned like the manifest's copy, so it stays bounded.
             s.metrics = m.metrics.clone();
             s.manifest = Arc::new(m);
-            s.mem_access = Rows::new();
-            s.mem_history = Rows::new();
-            s.mem_vfs = Rows::new();
             s.mem_events = 0;
-        }
+            retired
+        };
+        // Freeing a memtable is a sixth of a flush (a hundred thousand fragments and their strings); it
+        // happens on the blocking pool, neither under the snapshot's lock nor on the writer's path. A
+        // reader still holding the old snapshot frees its share when it drops it.
+        drop(tokio::task::spawn_blocking(move || drop(retired)));
         // Every WAL file but the one just opened holds only events the manifest now covers.
         let wal_dir = self.cfg.data_dir.join("wal");
         for (first, path) in wal::files(&wal_dir)? {
@@ -693,11 +700,14 @@ impl ParquetPinStore {
         let base = Arc::new(Base::open(&self.store, &m.base_runs).await?);
         manifest::commit(&*self.store, &m).await?;
         tracing::info!(version, rows = base.rows(), "compacted");
-        let mut s = self.shared.write();
-        s.manifest = Arc::new(m);
-        s.base = base;
-        s.flushed = Layer::new();
-        s.newest = crate::newest::index_of(&s.mem);
+        let retired = {
+            let mut s = self.shared.write();
+            s.manifest = Arc::new(m);
+            s.base = base;
+            s.newest = crate::newest::index_of(&s.mem);
+            std::mem::take(&mut s.flushed)
+        };
+        drop(tokio::task::spawn_blocking(move || drop(retired)));
         Ok(())
     }
 
