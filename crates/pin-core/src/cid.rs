@@ -48,7 +48,7 @@ impl Cid {
         let form = if parsed.version() == cid::Version::V0 {
             CidForm::V0
         } else {
-            form_of(&key, bare)
+            form_of(&key, &v1, bare)
         };
         Ok(Self {
             key,
@@ -59,14 +59,14 @@ impl Cid {
 
     /// Rebuilds a CID from a stored key and display string (no validation beyond the key).
     pub fn from_parts(key: &[u8], display: &str) -> Result<Self> {
-        cid::Cid::try_from(key).map_err(|e| Error::InvalidCid {
+        let c = cid::Cid::try_from(key).map_err(|e| Error::InvalidCid {
             input: display.to_owned(),
             reason: format!("stored key does not decode: {e}"),
         })?;
         Ok(Self {
             key: key.into(),
             display: display.into(),
-            form: form_of(key, display),
+            form: form_of(key, &c, display),
         })
     }
 
@@ -78,7 +78,7 @@ impl Cid {
         let form = if display.starts_with('b') && c.version() == cid::Version::V1 {
             CidForm::V1
         } else {
-            form_of(key, &display)
+            form_of(key, &c, &display)
         };
         Ok(Self {
             key: key.into(),
@@ -137,16 +137,13 @@ fn v1_string(key: &[u8], c: &cid::Cid) -> String {
     s
 }
 
-/// Which spelling of `key` `display` is (the slow way: encoding the spellings it could be).
-fn form_of(key: &[u8], display: &str) -> CidForm {
-    let Ok(c) = cid::Cid::try_from(key) else {
-        return CidForm::Other;
-    };
+/// Which spelling of `key` (decoded: `c`) `display` is, the slow way: encoding the spellings it could be.
+fn form_of(key: &[u8], c: &cid::Cid, display: &str) -> CidForm {
     // A canonical CIDv1 string starts with the base32 prefix `b` and a CIDv0 with `Qm`: only the
     // spelling that can match is encoded.
-    if display.starts_with('b') && display == v1_string(key, &c) {
+    if display.starts_with('b') && display == v1_string(key, c) {
         CidForm::V1
-    } else if display.starts_with("Qm") && v0_string(&c).as_deref() == Some(display) {
+    } else if display.starts_with("Qm") && v0_string(c).as_deref() == Some(display) {
         CidForm::V0
     } else {
         CidForm::Other
@@ -339,7 +336,8 @@ mod tests {
         let upper = V1.to_uppercase();
         for input in [V0, V1, &upper, "zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7"] {
             let c = Cid::parse(input).unwrap();
-            assert_eq!(c.form(), form_of(c.key(), input), "{input}");
+            let decoded = cid::Cid::try_from(c.key()).unwrap();
+            assert_eq!(c.form(), form_of(c.key(), &decoded, input), "{input}");
             let stored = Cid::from_parts(c.key(), input).unwrap();
             assert_eq!(stored.form(), c.form(), "{input}");
             let bare = Cid::from_key(c.key()).unwrap();
@@ -360,7 +358,8 @@ mod tests {
             let v0 = cid::Cid::new_v0(mh).unwrap().to_string();
             let c = Cid::parse(&v0).unwrap();
             assert_eq!(c.form(), CidForm::V0);
-            assert_eq!(form_of(c.key(), &v0), CidForm::V0);
+            let decoded = cid::Cid::try_from(c.key()).unwrap();
+            assert_eq!(form_of(c.key(), &decoded, &v0), CidForm::V0);
         }
         let odd = Cid::from_parts(Cid::parse(V0).unwrap().key(), "not-a-spelling").unwrap();
         assert_eq!(odd.form(), CidForm::Other);
