@@ -9,7 +9,9 @@ use std::fmt;
 use anyhow::bail;
 use pin_core::{
     Access, AccessOp, Cid, CidForm, Clock, Event, EventBatch, EventKind, Pin, PinStatus, PinStore, SystemClock, Tier,
+    Timestamp,
 };
+use pin_store::ParquetPinStore;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,7 +27,8 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "recorded {} pins and {} access events in {:.2} s ({:.0} events/s, each batch durable before the next)",
+            "recorded {} pins (bulk loaded) and {} access events (each batch durable before the next) in {:.2} s \
+             ({:.0} events/s)",
             self.pins,
             self.events,
             self.seconds,
@@ -34,13 +37,11 @@ impl fmt::Display for Report {
     }
 }
 
-/// Events per batch the generator hands to the applying task.
+/// Pins or events per batch the generator hands to the applying task.
 const BATCH_EVENTS: usize = 10_000;
 
-/// The demo's CID number `i`: a pseudo-random sha2-256 digest, spelled as CIDv0 (dag-pb) for even `i`,
-/// as `ipfs add` prints them by default, and as CIDv1 (raw) for odd `i`. Built from its key, so no
-/// string is parsed back.
-fn demo_cid(seed: u64, i: u64) -> anyhow::Result<Cid> {
+/// The sha2-256 digest of the demo's CID number `i`: pseudo-random, from the seed.
+fn demo_digest(seed: u64, i: u64) -> [u8; 32] {
     let mut digest = [0u8; 32];
     let mut x = (i ^ seed.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     for chunk in digest.chunks_mut(8) {
@@ -49,18 +50,50 @@ fn demo_cid(seed: u64, i: u64) -> anyhow::Result<Cid> {
         x ^= x << 17;
         chunk.copy_from_slice(&x.to_le_bytes());
     }
-    let mh = multihash::Multihash::<64>::wrap(0x12, &digest)?;
-    let (codec, form) = if i.is_multiple_of(2) {
+    digest
+}
+
+/// The multicodec of the demo's CID number `i`: dag-pb (spelled as CIDv0, as `ipfs add` prints them by
+/// default) for even `i`, raw (spelled as CIDv1) for odd `i`.
+fn demo_codec(i: u64) -> (u64, CidForm) {
+    if i.is_multiple_of(2) {
         (0x70, CidForm::V0)
     } else {
         (0x55, CidForm::V1)
-    };
+    }
+}
+
+/// The demo's CID number `i`, built from its key, so no string is parsed back.
+fn demo_cid(seed: u64, i: u64) -> anyhow::Result<Cid> {
+    let mh = multihash::Multihash::<64>::wrap(0x12, &demo_digest(seed, i))?;
+    let (codec, form) = demo_codec(i);
     let key = cid::Cid::new_v1(codec, mh).to_bytes();
     Ok(Cid::from_key_form(&key, form, None)?)
 }
 
+/// The demo's pin numbers `0..pins` in the order of their CIDs' keys, as a bulk load takes them.
+///
+/// A key is `0x01`, the codec, `0x12 0x20` and the digest; both codecs fit in one byte, so the codec and
+/// the digest's first eight bytes order the keys, and the rare tie is settled by the whole digest.
+/// Pin numbers are `u32` here, which keeps the sort at 16 bytes a pin.
+fn key_order(seed: u64, pins: u32) -> impl Iterator<Item = u64> {
+    let mut order: Vec<(u8, u64, u32)> = (0..pins)
+        .map(|i| {
+            let digest = demo_digest(seed, u64::from(i));
+            let head = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
+            (demo_codec(u64::from(i)).0 as u8, head, i)
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| demo_digest(seed, u64::from(a.2)).cmp(&demo_digest(seed, u64::from(b.2))))
+    });
+    order.into_iter().map(|(_, _, i)| u64::from(i))
+}
+
 pub(crate) async fn run(
-    store: &dyn PinStore,
+    store: &ParquetPinStore,
     pins: u64,
     events: u64,
     seed: u64,
@@ -73,8 +106,10 @@ pub(crate) async fn run(
         bail!("the data directory already holds pins; demo fills a fresh one (use --data-dir)");
     }
     let began = std::time::Instant::now();
-    // The workload is generated on a thread of its own, so building the next batches overlaps applying
-    // this one; batches are still applied one at a time, each durable before the next.
+    // The workload is generated on a thread of its own, so building the next batches overlaps recording
+    // this one. The pins come first, in key order, and are bulk loaded into one base run; the accesses
+    // then go through the ordinary write path, one durable batch at a time.
+    let mut load = Some(store.bulk_load().await?);
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let generator = std::thread::Builder::new().name("pindex-demo".into()).spawn(move || {
         let sent = generate(pins, events, seed, |batch| tx.blocking_send(Ok(batch)).is_ok());
@@ -84,18 +119,36 @@ pub(crate) async fn run(
     })?;
     let mut accesses = 0u64;
     while let Some(batch) = rx.recv().await {
-        let Generated {
-            events: batch,
-            accesses: seen,
-        } = batch?;
-        store.apply(EventBatch::new(batch)).await?;
-        if progress && seen / 100_000 > accesses / 100_000 {
-            eprintln!("pindex demo: {} of {events} access events", seen / 100_000 * 100_000);
+        match batch? {
+            Generated::Pins(batch) => {
+                let Some(load) = load.as_mut() else {
+                    bail!("the demo's generator sent pins after its accesses");
+                };
+                let before = load.pins();
+                for (at, pin) in batch {
+                    load.push(at, pin).await?;
+                }
+                if progress && load.pins() / 1_000_000 > before / 1_000_000 {
+                    eprintln!("pindex demo: {} of {pins} pins", load.pins() / 1_000_000 * 1_000_000);
+                }
+            }
+            Generated::Accesses { events: batch, seen } => {
+                if let Some(load) = load.take() {
+                    load.finish().await?;
+                }
+                store.apply(EventBatch::new(batch)).await?;
+                if progress && seen / 100_000 > accesses / 100_000 {
+                    eprintln!("pindex demo: {} of {events} access events", seen / 100_000 * 100_000);
+                }
+                accesses = seen;
+            }
         }
-        accesses = seen;
     }
     if generator.join().is_err() {
         bail!("the demo's generator thread panicked");
+    }
+    if let Some(load) = load.take() {
+        load.finish().await?;
     }
     Ok(Report {
         pins,
@@ -104,16 +157,18 @@ pub(crate) async fn run(
     })
 }
 
-/// One batch of the workload, and how many access events were generated up to its end.
-struct Generated {
-    events: Vec<Event>,
-    accesses: u64,
+/// One batch of the workload.
+enum Generated {
+    /// New pins with the times of their upserts, in ascending key order (and after the previous batch's).
+    Pins(Vec<(Timestamp, Pin)>),
+    /// Access events, and how many were generated up to the batch's end.
+    Accesses { events: Vec<Event>, seen: u64 },
 }
 
 /// Generates the workload in batches of [`BATCH_EVENTS`], handing each to `emit`; stops early when
-/// `emit` returns false (the receiving side is gone).
+/// `emit` returns false (the receiving side is gone). Each pin's fields come from a generator seeded by
+/// its number, so the same seed gives the same pins whatever order they are made in.
 fn generate(pins: u64, events: u64, seed: u64, mut emit: impl FnMut(Generated) -> bool) -> anyhow::Result<()> {
-    let mut rng = SmallRng::seed_from_u64(seed);
     let now = SystemClock.now();
     let start = now.plus_millis(-2 * 86_400_000);
     let tiers = [
@@ -124,13 +179,13 @@ fn generate(pins: u64, events: u64, seed: u64, mut emit: impl FnMut(Generated) -
         Tier::Ipfs,
         Tier::Filecoin,
     ];
-    let mut sizes = Vec::with_capacity(pins as usize);
-    let mut batch = Vec::with_capacity(BATCH_EVENTS);
-    let mut full = |batch: &mut Vec<Event>, accesses: u64| {
-        let events = std::mem::replace(batch, Vec::with_capacity(BATCH_EVENTS));
-        emit(Generated { events, accesses })
+    let Ok(count) = u32::try_from(pins) else {
+        bail!("--pins must be at most {}", u32::MAX);
     };
-    for i in 0..pins {
+    let mut sizes = vec![0u64; pins as usize];
+    let mut batch = Vec::with_capacity(BATCH_EVENTS);
+    for i in key_order(seed, count) {
+        let mut rng = SmallRng::seed_from_u64(seed ^ (i + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
         let tier = tiers[[0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5][rng.random_range(0..14)]];
         let mut p = Pin::new(demo_cid(seed, i)?, tier, start);
         p.name = Some(format!("dataset-{:03}/file-{i:06}.bin", i % 97));
@@ -147,19 +202,23 @@ fn generate(pins: u64, events: u64, seed: u64, mut emit: impl FnMut(Generated) -
             p.meta
                 .insert("team".into(), ["ml", "web", "archive"][(i % 9 / 3) as usize].into());
         }
-        sizes.push(p.size_bytes);
-        let at = start.plus_millis(rng.random_range(0..3_600_000));
-        batch.push(Event {
-            ts: at,
-            kind: EventKind::Upsert(Box::new(p)),
-        });
-        if batch.len() == BATCH_EVENTS && !full(&mut batch, 0) {
-            return Ok(());
+        sizes[i as usize] = p.size_bytes;
+        batch.push((start.plus_millis(rng.random_range(0..3_600_000)), p));
+        if batch.len() == BATCH_EVENTS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
+            if !emit(Generated::Pins(full)) {
+                return Ok(());
+            }
         }
     }
+    if !batch.is_empty() && !emit(Generated::Pins(batch)) {
+        return Ok(());
+    }
     // Zipf-like popularity: pin rank r is drawn with weight ~ 1/r, by inverting the harmonic CDF.
+    let mut rng = SmallRng::seed_from_u64(seed);
     let span = now.millis() - start.millis() - 3_600_000;
     let mut cursor: Vec<u64> = vec![0; pins as usize];
+    let mut batch = Vec::with_capacity(BATCH_EVENTS);
     for k in 0..events {
         let u: f64 = rng.random();
         let rank = ((pins as f64 + 1.0).powf(u) - 1.0).floor() as u64;
@@ -192,12 +251,21 @@ fn generate(pins: u64, events: u64, seed: u64, mut emit: impl FnMut(Generated) -
                 latency_us: Some(rng.random_range(80..20_000)),
             }),
         });
-        if batch.len() == BATCH_EVENTS && !full(&mut batch, k + 1) {
-            return Ok(());
+        if batch.len() == BATCH_EVENTS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
+            if !emit(Generated::Accesses {
+                events: full,
+                seen: k + 1,
+            }) {
+                return Ok(());
+            }
         }
     }
     if !batch.is_empty() {
-        full(&mut batch, events);
+        emit(Generated::Accesses {
+            events: batch,
+            seen: events,
+        });
     }
     Ok(())
 }
@@ -219,20 +287,51 @@ mod tests {
     }
 
     #[test]
-    fn the_workload_comes_in_full_batches_pins_first() {
+    fn the_workload_comes_in_full_batches_pins_first_in_key_order() {
         let mut batches = Vec::new();
         generate(25_000, 1_000, 3, |b| {
             batches.push(b);
             true
         })
         .unwrap();
-        let sizes: Vec<usize> = batches.iter().map(|b| b.events.len()).collect();
-        assert_eq!(sizes, [10_000, 10_000, 6_000]);
-        let events: Vec<&Event> = batches.iter().flat_map(|b| &b.events).collect();
-        let upserts = events.iter().filter(|e| matches!(e.kind, EventKind::Upsert(_))).count();
-        assert_eq!(upserts, 25_000);
-        assert!(events[..25_000].iter().all(|e| matches!(e.kind, EventKind::Upsert(_))));
-        assert_eq!(batches.iter().map(|b| b.accesses).collect::<Vec<_>>(), [0, 0, 1_000]);
+        let pins: Vec<&(Timestamp, Pin)> = batches
+            .iter()
+            .filter_map(|b| match b {
+                Generated::Pins(p) => Some(p),
+                Generated::Accesses { .. } => None,
+            })
+            .flatten()
+            .collect();
+        let shape: Vec<(usize, Option<u64>)> = batches
+            .iter()
+            .map(|b| match b {
+                Generated::Pins(p) => (p.len(), None),
+                Generated::Accesses { events, seen } => (events.len(), Some(*seen)),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [(10_000, None), (10_000, None), (5_000, None), (1_000, Some(1_000))]
+        );
+        // Every pin once, each key above the one before, as a bulk load takes them.
+        assert_eq!(pins.len(), 25_000);
+        assert!(pins.windows(2).all(|w| w[0].1.cid.key() < w[1].1.cid.key()));
+        let mut numbers: Vec<u64> = pins
+            .iter()
+            .map(|(_, p)| {
+                p.name.as_deref().unwrap().rsplit("file-").next().unwrap()[..6]
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..25_000).collect::<Vec<u64>>());
+        for (_, p) in &pins {
+            let i: u64 = p.name.as_deref().unwrap().rsplit("file-").next().unwrap()[..6]
+                .parse()
+                .unwrap();
+            assert_eq!(p.cid, demo_cid(3, i).unwrap());
+        }
         // The same seed gives the same workload; a receiver that hangs up stops the generator.
         let mut again = Vec::new();
         generate(25_000, 1_000, 3, |b| {
@@ -241,15 +340,23 @@ mod tests {
         })
         .unwrap();
         assert_eq!(again.len(), 1);
-        assert_eq!(
-            format!(
-                "{:?}",
-                again[0].events[..50].iter().map(|e| e.cid()).collect::<Vec<_>>()
-            ),
-            format!(
-                "{:?}",
-                batches[0].events[..50].iter().map(|e| e.cid()).collect::<Vec<_>>()
+        let Generated::Pins(first) = &again[0] else {
+            panic!("pins first")
+        };
+        // (Times are relative to the clock, so they are left out.)
+        let fields = |p: &Pin| {
+            (
+                p.cid.clone(),
+                p.name.clone(),
+                p.size_bytes,
+                p.status,
+                p.primary_tier,
+                p.meta.clone(),
             )
+        };
+        assert_eq!(
+            first.iter().map(|(_, p)| fields(p)).collect::<Vec<_>>(),
+            pins[..10_000].iter().map(|(_, p)| fields(p)).collect::<Vec<_>>()
         );
     }
 }

@@ -291,7 +291,7 @@ impl HistoryEntry {
     pub fn from_event(event: &crate::event::Event, seq: u64) -> Option<Self> {
         use crate::event::EventKind;
         let (status, tier, reason) = match &event.kind {
-            EventKind::Upsert(pin) => (Some(pin.status), Some(pin.primary_tier), None),
+            EventKind::Upsert(pin) => return Some(Self::of_upsert(pin, event.ts, seq)),
             EventKind::Unpin { .. } => (Some(PinStatus::Unpinned), None, None),
             EventKind::Status { status, reason, .. } => (Some(*status), None, reason.clone()),
             EventKind::Tier { tier, .. } => (None, Some(*tier), None),
@@ -305,6 +305,18 @@ impl HistoryEntry {
             tier,
             reason,
         })
+    }
+
+    /// The history row of an upsert of `pin` at `at` (sequence number `seq`).
+    pub fn of_upsert(pin: &crate::model::Pin, at: Timestamp, seq: u64) -> Self {
+        Self {
+            seq,
+            ts: at,
+            event: "upsert".to_owned(),
+            status: Some(pin.status),
+            tier: Some(pin.primary_tier),
+            reason: None,
+        }
     }
 }
 

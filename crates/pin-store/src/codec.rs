@@ -626,6 +626,29 @@ impl<'a> PinColumns<'a> {
             .transpose()
     }
 
+    /// The row's sequence number.
+    pub(crate) fn seq(&self, row: usize) -> u64 {
+        self.u64(col::I_SEQ, row).unwrap_or(0)
+    }
+
+    /// What the top lists need of the row, read from its columns alone (no pin is decoded): the same as
+    /// [`Ranking::of`](crate::listing::Ranking::of) of its [`fragment`](Self::fragment).
+    pub(crate) fn ranking(&self, row: usize) -> Result<Option<crate::listing::Ranking>> {
+        if !self.bool(col::I_HAS_PIN, row).unwrap_or(false) {
+            return Ok(None);
+        }
+        let status = self
+            .parse::<PinStatus>(self.str(col::STATUS, row))?
+            .ok_or_else(|| self.corrupt("pin row without status"))?;
+        Ok(Some(crate::listing::Ranking {
+            created_at: self.ts(col::CREATED_AT, row).unwrap_or_default().0,
+            live: status != PinStatus::Unpinned,
+            size_bytes: self.u64(col::SIZE_BYTES, row).unwrap_or(0),
+            hotness: self.f64(col::HOTNESS, row),
+            hotness_at: self.ts(col::HOTNESS_AT, row).map(|t| t.0),
+        }))
+    }
+
     pub(crate) fn fragment(&self, row: usize) -> Result<Fragment> {
         let key = self.key(row);
         let has_pin = self.bool(col::I_HAS_PIN, row).unwrap_or(false);
@@ -705,7 +728,7 @@ impl<'a> PinColumns<'a> {
             self.u64(col::I_LAST_READ_END, row),
         );
         Ok(Fragment {
-            seq: self.u64(col::I_SEQ, row).unwrap_or(0),
+            seq: self.seq(row),
             pin,
             patch,
             stats,

@@ -38,6 +38,8 @@ use crate::merge::RunWriter;
 use crate::segment::{self, Base, BaseSegment, SegmentWriter, Table};
 use crate::wal::{self, WalFile, WalRecord};
 
+pub(crate) mod bulk;
+
 pub(crate) type Key = Arc<[u8]>;
 /// A delta layer: fragments by key. A persistent map, so cloning a snapshot for a reader is O(1) and the
 /// writer's next change copies only the nodes on its path, never the whole layer. Fragments are behind an
@@ -675,21 +677,10 @@ impl ParquetPinStore {
         }
         let version = snap.manifest.version + 1;
         let path = format!("pins/base-{version:020}.parquet");
-        let rows_hint = snap.base.rows() as usize + snap.flushed.len();
-        let mut out = RunWriter::new(&self.store, &path, rows_hint)?;
-        reporter.start("merging", Some(rows_hint as u64));
-        let mut merged = MergeIter::new(snap.base.clone(), None, snap.flushed.clone(), Layer::new()).await?;
-        let mut read = 0u64;
-        while let Some((key, f)) = merged.next().await? {
-            out.push(&key, &f).await?;
-            read += 1;
-            if read.is_multiple_of(65_536) {
-                reporter.advance(65_536);
-            }
-        }
-        reporter.advance(read % 65_536);
+        reporter.start("merging", Some(snap.base.rows() + snap.flushed.len() as u64));
+        let (base_meta, top) =
+            crate::merge::compact_into(&self.store, snap.base.clone(), snap.flushed.clone(), &path, reporter).await?;
         reporter.finish();
-        let (base_meta, top) = out.finish().await?;
         let mut m = (*snap.manifest).clone();
         m.version = version;
         m.committed_at = self.clock.now();

@@ -20,6 +20,9 @@ pub enum Error {
         "manifest version {version} was committed by someone else; is another writer running against the same store?"
     )]
     Conflict { version: u64 },
+    /// A bulk load was started on a store that already holds pins.
+    #[error("cannot bulk load: {0}")]
+    NotEmpty(String),
     /// A write on a store opened read-only.
     #[error("the store is open read-only")]
     ReadOnly,

@@ -15,6 +15,7 @@ mod query;
 mod segment;
 mod wal;
 
+pub use crate::engine::bulk::{BulkLoad, BulkReport};
 pub use crate::engine::{NoReporter, ParquetPinStore, Reporter, StoreConfig, StoreStatus, VacuumReport};
 pub use crate::error::{Error, Result};
 pub use crate::listing::{Chunks, ExportTable, PinChunks, PinScan, PinSort, SortCursor, SortedPins, SortedQuery};

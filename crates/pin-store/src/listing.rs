@@ -779,18 +779,47 @@ impl Default for TopCollector {
     }
 }
 
+/// What the top lists need of one row of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ranking {
+    pub(crate) created_at: i64,
+    pub(crate) live: bool,
+    pub(crate) size_bytes: u64,
+    pub(crate) hotness: f64,
+    pub(crate) hotness_at: Option<i64>,
+}
+
+impl Ranking {
+    /// `None` for a fragment without a pin (statistics of a CID never pinned), which no list holds.
+    pub(crate) fn of(f: &Fragment) -> Option<Self> {
+        let pin = f.pin.as_ref()?;
+        Some(Self {
+            created_at: pin.created_at.0,
+            live: pin.status != PinStatus::Unpinned,
+            size_bytes: pin.size_bytes,
+            hotness: f.stats.hotness,
+            hotness_at: f.stats.hotness_at.map(|t| t.0),
+        })
+    }
+}
+
 impl TopCollector {
     /// Considers one row of the new run.
     pub(crate) fn offer(&mut self, key: &[u8], f: &Fragment) {
-        let Some(pin) = &f.pin else { return };
+        self.offer_ranked(key, Ranking::of(f));
+    }
+
+    /// Considers one row of the new run, from the columns the lists need.
+    pub(crate) fn offer_ranked(&mut self, key: &[u8], r: Option<Ranking>) {
+        let Some(r) = r else { return };
         self.pins += 1;
-        self.newest.offer(pin.created_at.0, key);
-        if pin.status == PinStatus::Unpinned {
+        self.newest.offer(r.created_at, key);
+        if !r.live {
             return;
         }
         self.live += 1;
-        self.largest.offer(pin.size_bytes, key);
-        if let Some(rank) = f.stats.hotness_at.and_then(|t| hotness_rank(f.stats.hotness, t.0)) {
+        self.largest.offer(r.size_bytes, key);
+        if let Some(rank) = r.hotness_at.and_then(|t| hotness_rank(r.hotness, t)) {
             self.hottest.offer(rank, key);
         }
     }

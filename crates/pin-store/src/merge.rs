@@ -11,7 +11,7 @@ use object_store::ObjectStore;
 use pin_core::Fragment;
 
 use crate::codec::{PinColumns, PinRows};
-use crate::engine::{Key, Layer};
+use crate::engine::{Key, Layer, Reporter};
 use crate::error::{Error, Result};
 use crate::listing::TopCollector;
 use crate::manifest::{BaseTop, SegmentMeta};
@@ -76,19 +76,8 @@ impl RunWriter {
 
     /// Appends `key`'s settled state; keys must come in ascending order.
     pub(crate) async fn push(&mut self, key: &[u8], f: &Fragment) -> Result<()> {
-        if f.pin.is_none() && f.stats.access_count == 0 {
-            return Ok(());
-        }
-        let cleared;
-        let f = if f.pin.is_none() {
-            cleared = Fragment {
-                patch: Default::default(),
-                ..f.clone()
-            };
-            &cleared
-        } else {
-            f
-        };
+        let Some(f) = settled(f) else { return Ok(()) };
+        let f = &*f;
         self.max_seq = self.max_seq.max(f.seq);
         self.top.offer(key, f);
         self.rows.push(key, f);
@@ -111,6 +100,20 @@ impl RunWriter {
             return Ok((None, top));
         }
         Ok((Some(self.out.finish((0, self.max_seq), None).await?), top))
+    }
+}
+
+/// A fragment as a run keeps it, everything older being merged into it: `None` when it carries nothing
+/// (neither a pin nor accesses), and without its patch when it has no pin (nothing older can take it).
+fn settled(f: &Fragment) -> Option<std::borrow::Cow<'_, Fragment>> {
+    use std::borrow::Cow;
+    match (&f.pin, f.stats.access_count) {
+        (None, 0) => None,
+        (None, _) => Some(Cow::Owned(Fragment {
+            patch: Default::default(),
+            ..f.clone()
+        })),
+        (Some(_), _) => Some(Cow::Borrowed(f)),
     }
 }
 
@@ -283,6 +286,72 @@ async fn write_picks(out: &mut SegmentWriter, picks: Picks, rows: &mut Vec<(usiz
     Ok(())
 }
 
+/// Writes the base folded with the delta layer `flushed` as one run at `path`, and its top lists.
+///
+/// Only the rows that a delta fragment touches are decoded, folded and encoded again; the others are
+/// settled already (a run holds nothing else) and are copied as Arrow data, their top-list columns read in
+/// place. Compacting a large base with a small delta then costs little more than reading and writing its
+/// Parquet. `reporter` is told the keys merged, chunk by chunk.
+pub(crate) async fn compact_into(
+    store: &Arc<dyn ObjectStore>,
+    base: Arc<Base>,
+    flushed: Layer,
+    path: &str,
+    reporter: &dyn Reporter,
+) -> Result<(Option<SegmentMeta>, BaseTop)> {
+    let rows_hint = base.rows() as usize + flushed.len();
+    let mut max_seq = base.runs.iter().map(|r| r.meta.seq_range.1).max().unwrap_or(0);
+    let mut out = SegmentWriter::new(store, path, Table::Pins, rows_hint)?;
+    let mut top = TopCollector::default();
+    let mut merged = MergeIter::new(base, None, flushed, Layer::new()).await?;
+    while let Some(Merged { picks, entries }) = merged.next_chunk(CHUNK_ROWS).await? {
+        let n = entries.len() as u64;
+        let mut sources: Vec<&RecordBatch> = picks.sources.iter().map(|(b, _)| b).collect();
+        let folded = sources.len();
+        let mut rows = PinRows::new();
+        let mut order: Vec<(usize, usize)> = Vec::with_capacity(entries.len());
+        // A folded row goes to `rows`, the last source of the chunk's interleave.
+        let mut fold = |key: &[u8], f: Fragment, order: &mut Vec<(usize, usize)>, top: &mut TopCollector| {
+            if let Some(f) = settled(&f) {
+                max_seq = max_seq.max(f.seq);
+                top.offer(key, &f);
+                order.push((folded, rows.len()));
+                rows.push(key, &f);
+            }
+        };
+        for entry in entries {
+            match entry {
+                Entry::Row(src, row, None) => {
+                    let (batch, path) = &picks.sources[src];
+                    let cols = PinColumns::unchecked(batch, path);
+                    top.offer_ranked(cols.key(row), cols.ranking(row)?);
+                    order.push((src, row));
+                }
+                Entry::Row(src, row, Some(delta)) => {
+                    let (batch, path) = &picks.sources[src];
+                    let cols = PinColumns::unchecked(batch, path);
+                    let mut f = cols.fragment(row)?;
+                    f.merge(&delta);
+                    fold(cols.key(row), f, &mut order, &mut top);
+                }
+                Entry::Delta(key, f) => fold(&key, f, &mut order, &mut top),
+            }
+        }
+        let rows = rows.finish()?;
+        sources.push(&rows);
+        if !order.is_empty() {
+            out.write(&datafusion::arrow::compute::interleave_record_batch(&sources, &order)?)
+                .await?;
+        }
+        reporter.advance(n);
+    }
+    let top = top.finish();
+    if out.rows() == 0 {
+        return Ok((None, top));
+    }
+    Ok((Some(out.finish((0, max_seq), None).await?), top))
+}
+
 /// Where the merge's next key is: in one base run, in the delta layers (the key is theirs), or in both.
 enum Next {
     Base(usize),
@@ -302,7 +371,7 @@ enum Entry {
     /// they have one.
     Row(usize, usize, Option<Fragment>),
     /// A key only the delta layers hold.
-    Delta(Fragment),
+    Delta(Key, Fragment),
 }
 
 impl Merged {
@@ -315,7 +384,7 @@ impl Merged {
     pub(crate) fn fragments(self) -> impl Iterator<Item = Result<Fragment>> {
         let sources = self.picks.sources;
         self.entries.into_iter().map(move |e| match e {
-            Entry::Delta(f) => Ok(f),
+            Entry::Delta(_, f) => Ok(f),
             Entry::Row(src, row, delta) => {
                 let (batch, path) = &sources[src];
                 let mut f = PinColumns::unchecked(batch, path).fragment(row)?;
@@ -418,7 +487,7 @@ impl MergeIter {
         while chunk.entries.len() < n {
             let entry = match self.peek() {
                 None => break,
-                Some(Next::Delta(d)) => Entry::Delta(self.take_delta(d)),
+                Some(Next::Delta(d)) => Entry::Delta(d.clone(), self.take_delta(d)),
                 Some(Next::Base(i)) => {
                     let (src, row) = chunk.picks.pick(&mut self.runs, i).await?;
                     Entry::Row(src, row, None)

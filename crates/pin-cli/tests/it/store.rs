@@ -12,7 +12,7 @@ fn demo_then_metrics_sql_and_track_agree() {
         &["demo", "--pins", "300", "--events", "3000", "--seed", "7"],
     );
     assert!(
-        ok(&demo).contains("recorded 300 pins and 3000 access events"),
+        ok(&demo).contains("recorded 300 pins (bulk loaded) and 3000 access events"),
         "{}",
         stdout(&demo)
     );

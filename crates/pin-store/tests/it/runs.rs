@@ -17,12 +17,12 @@ use tempfile::TempDir;
 
 use crate::common::{access, batch, upsert};
 
-const ROUNDS: u64 = 12;
-const NEW_PER_ROUND: u64 = 40;
+pub(crate) const ROUNDS: u64 = 12;
+pub(crate) const NEW_PER_ROUND: u64 = 40;
 /// CIDs accessed but never pinned, from here up.
-const UNPINNED_FROM: u64 = 10_000;
+pub(crate) const UNPINNED_FROM: u64 = 10_000;
 
-async fn open(dir: &std::path::Path, runs: bool) -> ParquetPinStore {
+pub(crate) async fn open(dir: &std::path::Path, runs: bool) -> ParquetPinStore {
     let cfg = StoreConfig {
         flush_events: 1_000_000,
         run_min_pins: if runs { 1 } else { usize::MAX },
@@ -34,7 +34,7 @@ async fn open(dir: &std::path::Path, runs: bool) -> ParquetPinStore {
 }
 
 /// A small deterministic generator (an LCG), so the events are the same on every run.
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
@@ -47,7 +47,7 @@ impl Lcg {
 }
 
 /// Round `r`'s events: new pins, and changes and accesses to pins of earlier rounds and to unknown CIDs.
-fn round(r: u64, rng: &mut Lcg) -> Vec<Event> {
+pub(crate) fn round(r: u64, rng: &mut Lcg) -> Vec<Event> {
     let tiers = [Tier::Memory, Tier::Nvme, Tier::Ssd, Tier::Hdd];
     let at = |ms: u64| T0.plus_millis((r * 100_000 + ms) as i64);
     let mut events: Vec<Event> = (r * NEW_PER_ROUND..(r + 1) * NEW_PER_ROUND)
@@ -87,7 +87,7 @@ fn round(r: u64, rng: &mut Lcg) -> Vec<Event> {
     events
 }
 
-async fn key_order(store: &ParquetPinStore) -> Vec<PinView> {
+pub(crate) async fn key_order(store: &ParquetPinStore) -> Vec<PinView> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -130,7 +130,7 @@ async fn sql(store: &ParquetPinStore, q: &str) -> datafusion::arrow::array::Reco
     concat_batches(&schema, &batches).unwrap()
 }
 
-async fn agree(runs: &ParquetPinStore, plain: &ParquetPinStore, known: u64, what: &str) {
+pub(crate) async fn agree(runs: &ParquetPinStore, plain: &ParquetPinStore, known: u64, what: &str) {
     for i in (0..known).chain(UNPINNED_FROM..UNPINNED_FROM + ROUNDS * 3 + 2) {
         let cid = test_cid(i);
         assert_eq!(
