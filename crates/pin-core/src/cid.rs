@@ -92,6 +92,11 @@ impl Cid {
         &self.key
     }
 
+    /// The index key, shared: a store that keeps keys as `Arc<[u8]>` takes this one instead of copying it.
+    pub fn shared_key(&self) -> &Arc<[u8]> {
+        &self.key
+    }
+
     /// The spelling the user gave (without an `/ipfs/` prefix).
     pub fn as_str(&self) -> &str {
         &self.display

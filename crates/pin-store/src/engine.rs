@@ -126,7 +126,7 @@ impl Snapshot {
             };
             let key: Key = match mem.get_key_value(cid.key()) {
                 Some((k, _)) => k.clone(),
-                None => Arc::from(cid.key()),
+                None => cid.shared_key().clone(),
             };
             let fragment = Arc::make_mut(mem.entry(key.clone()).or_default());
             fragment.apply(event, seq);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use pin_core::{Fragment, HistoryEntry, MetricsDelta, Pin, PinSummary, Timestamp};
 
 use crate::codec::{self, KeyedRow};
-use crate::engine::{Key, ParquetPinStore, WriterState};
+use crate::engine::{ParquetPinStore, WriterState, minmax};
 use crate::error::{Error, Result};
 use crate::manifest::{self, SegmentMeta};
 use crate::merge::RunWriter;
@@ -116,7 +116,7 @@ impl BulkLoad<'_> {
             }));
         }
         let seq = self.next_seq;
-        let key = Key::from(pin.cid.key());
+        let key = pin.cid.shared_key().clone();
         self.delta.pin_changed(None, Some(PinSummary::of(&pin)));
         self.last = Some(pin.cid.clone());
         self.next_seq += 1;
@@ -229,14 +229,12 @@ impl HistoryWriter {
 
     /// Encodes the buffered rows into the current segment, closing it once it is full.
     async fn write(&mut self) -> Result<()> {
-        let (Some(first), Some(last)) = (self.rows.first(), self.rows.last()) else {
+        let (Some(seqs), Some(ts)) = (
+            minmax(self.rows.iter().map(|r| r.2.seq)),
+            minmax(self.rows.iter().map(|r| r.2.ts)),
+        ) else {
             return Ok(());
         };
-        let seqs = (first.2.seq, last.2.seq);
-        let ts = self
-            .rows
-            .iter()
-            .fold((first.2.ts, first.2.ts), |(lo, hi), r| (lo.min(r.2.ts), hi.max(r.2.ts)));
         let open = match &mut self.out {
             Some(open) => open,
             None => {
