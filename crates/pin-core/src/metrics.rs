@@ -98,7 +98,10 @@ pub struct MetricsState {
     tier_pins: [u64; 6],
     tier_bytes: [u64; 6],
     accesses: u64,
-    /// How many CIDs have their last access in each second (seconds since the epoch).
+    /// How many CIDs have their last access in each second (seconds since the epoch). Serialised as one
+    /// flat sequence `[s0, n0, s1 - s0, n1, s2 - s1, n2, ...]`, a third of the size of a map keyed by the
+    /// second's digits; a map (what manifests of format 2 and older hold) is read too.
+    #[serde(with = "histogram")]
     last_access_secs: BTreeMap<i64, u64>,
     /// The same, per minute, so a window count adds at most ~1500 buckets.
     #[serde(skip)]
@@ -207,6 +210,68 @@ impl MetricsState {
     }
 }
 
+/// The serialised form of the last-access histogram (see [`MetricsState`]).
+mod histogram {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(map: &BTreeMap<i64, u64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(2 * map.len()))?;
+        let mut prev = 0i64;
+        for (&sec, &n) in map {
+            seq.serialize_element(&(sec - prev))?;
+            seq.serialize_element(&n)?;
+            prev = sec;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<i64, u64>, D::Error> {
+        d.deserialize_any(HistogramVisitor)
+    }
+
+    struct HistogramVisitor;
+
+    impl<'de> Visitor<'de> for HistogramVisitor {
+        type Value = BTreeMap<i64, u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence of (second delta, count) pairs, or a map from second to count")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::with_capacity(seq.size_hint().unwrap_or(0) / 2);
+            let mut sec = 0i64;
+            while let Some(delta) = seq.next_element::<i64>()? {
+                let n: u64 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::custom("the last second has no count"))?;
+                sec = sec
+                    .checked_add(delta)
+                    .ok_or_else(|| A::Error::custom("second out of range"))?;
+                if !pairs.is_empty() && delta <= 0 {
+                    return Err(A::Error::custom(format!("seconds not ascending at {sec}")));
+                }
+                pairs.push((sec, n));
+            }
+            // Ascending input: the map is built in one pass, without a search per entry.
+            Ok(pairs.into_iter().collect())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((sec, n)) = map.next_entry::<i64, u64>()? {
+                out.insert(sec, n);
+            }
+            Ok(out)
+        }
+    }
+}
+
 fn bump(map: &mut BTreeMap<i64, u64>, key: i64, d: i64) {
     let v = map.entry(key).or_default();
     add(v, d);
@@ -294,9 +359,42 @@ mod tests {
         let later = state.report(now.plus_millis(86_400_000));
         assert_eq!(later.accessed_last_day, 0);
         // Round trip through serde and rebuild.
-        let mut back: MetricsState = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+        let json = serde_json::to_string(&state).unwrap();
+        let mut back: MetricsState = serde_json::from_str(&json).unwrap();
         back.rebuild();
         assert_eq!(back.report(now), m);
+        assert_eq!(back, state);
+        // The histogram as manifests of format 2 wrote it, a map keyed by the second's digits, reads alike.
+        let mut legacy: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let pairs = legacy["last_access_secs"].as_array().unwrap().clone();
+        let mut sec = 0;
+        let mut as_map = serde_json::Map::new();
+        for pair in pairs.chunks(2) {
+            sec += pair[0].as_i64().unwrap();
+            as_map.insert(sec.to_string(), pair[1].clone());
+        }
+        assert_eq!(as_map.len(), 4, "{as_map:?}");
+        legacy["last_access_secs"] = as_map.into();
+        let mut old: MetricsState = serde_json::from_value(legacy).unwrap();
+        old.rebuild();
+        assert_eq!(old, state);
+    }
+
+    #[test]
+    fn a_damaged_histogram_is_refused() {
+        let json = |h: &str| {
+            format!(
+                r#"{{"statuses":[0,0,0,0,0],"tier_pins":[0,0,0,0,0,0],"tier_bytes":[0,0,0,0,0,0],"accesses":0,"last_access_secs":{h}}}"#
+            )
+        };
+        assert!(serde_json::from_str::<MetricsState>(&json("[100,1,5,2]")).is_ok());
+        // A second without its count, seconds not ascending, and neither a sequence nor a map.
+        for bad in ["[100,1,5]", "[100,1,0,2]", "[100,1,-5,2]", "\"x\""] {
+            assert!(
+                serde_json::from_str::<MetricsState>(&json(bad)).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 
     #[test]

@@ -525,6 +525,7 @@ impl ParquetPinStore {
                 w.push(k, f).await?;
             }
             if let (Some(meta), top) = w.finish().await? {
+                let previous_rows = m.base_top_rows.take().filter(|_| !m.base_runs.is_empty());
                 m.base_top = match (&m.base_top, m.base_runs.is_empty()) {
                     (_, true) => Some(top),
                     (Some(old), false) => Some(old.join(&top)),
@@ -535,6 +536,12 @@ impl ParquetPinStore {
                 runs.push(Arc::new(BaseSegment::open(self.store.clone(), meta.clone()).await?));
                 base = Arc::new(Base::of(runs));
                 m.base_runs.push(meta);
+                // The old runs' rows did not change, so the rows of their listed pins carry over.
+                if let Some(top) = &m.base_top {
+                    m.base_top_rows =
+                        crate::listing::write_top_rows(&self.store, version, top, &base, previous_rows.as_ref())
+                            .await?;
+                }
             }
         }
         // The memtable's other pins as a new delta segment; once there are MAX_DELTAS, the old delta and
@@ -559,7 +566,9 @@ impl ParquetPinStore {
                 .push(row.clone());
         }
         for (day, mut rows) in by_day {
-            rows.sort_by_key(|r| (r.2.ts, r.2.seq));
+            // Sorted by key, then in event order: each page of the key column then spans few keys, and a
+            // lookup of one CID's accesses decodes one page of it instead of every key of the day.
+            rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.seq.cmp(&b.2.seq)));
             let path = format!("access/date={}/{version:020}.parquet", day_string(day));
             let batch = codec::access_batch(&rows)?;
             let seqs = minmax(rows.iter().map(|r| r.2.seq)).unwrap_or((0, 0));
@@ -687,8 +696,9 @@ impl ParquetPinStore {
         m.base_runs = base_meta.into_iter().collect();
         m.deltas.clear();
         m.last_compaction = Some(m.committed_at);
-        m.base_top = Some(top);
         let base = Arc::new(Base::open(&self.store, &m.base_runs).await?);
+        m.base_top_rows = crate::listing::write_top_rows(&self.store, version, &top, &base, None).await?;
+        m.base_top = Some(top);
         manifest::commit(&*self.store, &m).await?;
         tracing::info!(version, rows = base.rows(), "compacted");
         let retired = {
@@ -1090,7 +1100,13 @@ async fn read_recent(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta) -> Result
 /// Loads the newest manifest, its segments and the WAL tail. A writer (`repair`) cuts a torn WAL tail.
 async fn load(store: &Arc<dyn ObjectStore>, wal_dir: &FsPath, repair: bool) -> Result<(Snapshot, RecentAccesses)> {
     let m = manifest::load_latest(&**store).await?;
-    let base = Arc::new(Base::open(store, &m.base_runs).await?);
+    // The writer reads every footer now, so a damaged segment stops it before it writes anything; a reader
+    // reads a run's footer when it first needs it.
+    let base = Arc::new(if repair {
+        Base::open(store, &m.base_runs).await?
+    } else {
+        Base::lazy(store, &m.base_runs)
+    });
     // Each delta segment's rows fold onto those of the older ones.
     let mut flushed: BTreeMap<Key, Fragment> = BTreeMap::new();
     for meta in &m.deltas {

@@ -4,6 +4,7 @@
 //! Every listing reads the snapshot taken when it starts, so a long listing or export never mixes two
 //! states of the store, whatever a writer does meanwhile.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -20,14 +21,15 @@ use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{col, lit};
 use futures::StreamExt;
+use object_store::ObjectStore;
 use pin_core::{Cursor, Fragment, HOTNESS_HALF_LIFE_MS, NameMatch, PinFilter, PinStatus, PinView, hex};
 
-use crate::codec::{PINS_SCHEMA, PinColumns};
+use crate::codec::{PINS_SCHEMA, PinColumns, PinRows};
 use crate::engine::{Key, MergeIter, ParquetPinStore, Snapshot};
 use crate::error::{Error, Result};
-use crate::manifest::{BASE_NEWEST_K, BASE_TOP_K, BaseTop};
+use crate::manifest::{BASE_NEWEST_K, BASE_TOP_K, BaseTop, SegmentMeta};
 use crate::merge::Merged;
-use crate::segment::unhex;
+use crate::segment::{self, Base, Table, unhex};
 
 /// A key-ordered listing of the pins matching a filter, read lazily from one snapshot.
 pub struct PinScan {
@@ -856,6 +858,74 @@ impl BaseTop {
     }
 }
 
+impl BaseTop {
+    /// The keys of the pins the largest and hottest lists name, ascending, each once.
+    fn listed_keys(&self) -> Vec<Key> {
+        let mut keys: Vec<Key> = self
+            .largest
+            .iter()
+            .map(|(h, _)| h)
+            .chain(self.hottest.iter().map(|(h, _)| h))
+            .filter_map(|h| unhex(h))
+            .map(Key::from)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// Writes the base rows of the pins that `top`'s largest and hottest lists name as the small pins segment
+/// `state/top-<version>.parquet` (see [`Manifest::base_top_rows`]). Rows that `previous`, the object of the
+/// lists `top` was joined from, holds are taken from it, so a flush that adds a run looks up only the run's
+/// new entries; the others are looked up in `base`. `None` when the lists are empty.
+///
+/// [`Manifest::base_top_rows`]: crate::manifest::Manifest::base_top_rows
+pub(crate) async fn write_top_rows(
+    store: &Arc<dyn ObjectStore>,
+    version: u64,
+    top: &BaseTop,
+    base: &Base,
+    previous: Option<&SegmentMeta>,
+) -> Result<Option<SegmentMeta>> {
+    let keys = top.listed_keys();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let mut rows: HashMap<Key, Fragment> = match previous {
+        Some(meta) => segment::read_fragments(store, meta).await?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let absent: Vec<&[u8]> = keys.iter().filter(|k| !rows.contains_key(*k)).map(|k| &**k).collect();
+    rows.extend(base.lookup(&absent).await?);
+    let mut out = PinRows::new();
+    let mut seqs: Option<(u64, u64)> = None;
+    for key in &keys {
+        let f = rows.get(key).ok_or_else(|| Error::Corrupt {
+            path: base
+                .runs
+                .iter()
+                .map(|r| r.meta.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            reason: format!("pin {} of the base's top lists is not in the base", hex(key)),
+        })?;
+        seqs = Some(seqs.map_or((f.seq, f.seq), |(lo, hi)| (lo.min(f.seq), hi.max(f.seq))));
+        out.push(key, f);
+    }
+    let path = format!("state/top-{version:020}.parquet");
+    let meta = segment::write(
+        store,
+        &path,
+        Table::Pins,
+        &[out.finish()?],
+        seqs.unwrap_or((0, 0)),
+        None,
+    )
+    .await?;
+    Ok(Some(meta))
+}
+
 /// Picks the best `k` of the base's list (minus the changed keys) and the changed pins, when the base's
 /// list is long enough to be sure; `None` otherwise.
 fn pick<V: PartialOrd + Copy>(
@@ -984,8 +1054,17 @@ impl ParquetPinStore {
             .filter(|(_, v)| v.is_none())
             .map(|(key, _)| key.clone())
             .collect();
-        let missing_refs: Vec<&[u8]> = missing.iter().map(|k| &**k).collect();
-        let found = snap.base.lookup(&missing_refs).await?;
+        // From the rows recorded beside the manifest when it has them, so the base is not read at all.
+        let mut found: HashMap<Key, Fragment> = match &snap.manifest.base_top_rows {
+            Some(meta) => segment::read_fragments(&self.store, meta).await?.into_iter().collect(),
+            None => HashMap::new(),
+        };
+        let missing_refs: Vec<&[u8]> = missing
+            .iter()
+            .filter(|k| !found.contains_key(*k))
+            .map(|k| &**k)
+            .collect();
+        found.extend(snap.base.lookup(&missing_refs).await?);
         let resolve = |list: Vec<(Key, Option<PinView>)>| -> Result<Vec<PinView>> {
             list.into_iter()
                 .map(|(key, view)| match view {

@@ -19,11 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Format version of manifests this code writes. Format 2 holds the base as key-disjoint `base_runs` and the
-/// delta as a list of segments, `deltas`; format 1 held one `base` and one `delta` segment, which this code
-/// reads as lists of one (and rewrites as format 2 on its next commit). Pindex versions that only know format
-/// 1 refuse format 2 instead of reading an empty base.
-pub(crate) const FORMAT: u32 = 2;
+/// Format version of manifests this code writes. Format 3 writes the last-access histogram
+/// (`metrics.last_access_secs`) as a flat sequence of second deltas and counts, where format 2 wrote a map
+/// keyed by the second's digits, three times the size, parsed by every command. Format 2 holds the base as
+/// key-disjoint `base_runs` and the delta as a list of segments, `deltas`; format 1 held one `base` and
+/// one `delta` segment, which this code reads as lists of one. Older formats are rewritten as the current
+/// one on the next commit; Pindex versions that know only older formats refuse a newer one.
+pub(crate) const FORMAT: u32 = 3;
 /// The oldest format this code reads.
 const OLDEST_FORMAT: u32 = 1;
 const PREFIX: &str = "_manifest";
@@ -93,6 +95,11 @@ pub struct Manifest {
     /// flush adds one, unchanged when runs merge (their union holds the same pins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_top: Option<BaseTop>,
+    /// The base rows of the pins `base_top`'s largest and hottest lists name, as a small pins segment
+    /// (`state/top-<version>.parquet`), so `metrics` shows those pins without reading the base. Absent when
+    /// `base_top` is, and in manifests written before it existed, whose readers look the pins up instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_top_rows: Option<SegmentMeta>,
 }
 
 /// The largest and the hottest live (not unpinned) pins of the base, best first, ties by key.
@@ -136,6 +143,7 @@ impl Manifest {
             .chain(&self.history)
             .chain(&self.vfs)
             .chain(&self.recent)
+            .chain(&self.base_top_rows)
     }
 }
 

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{AsArray, BinaryArray, RecordBatch, Scalar};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelection,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelection, RowSelector,
 };
 // `ParquetObjectReader` is deprecated upstream in favour of hand-written `AsyncFileReader`s
 // (arrow-rs#10308); until parquet ships its replacement we keep the maintained adapter rather than roll our own.
@@ -19,8 +19,9 @@ use datafusion::parquet::arrow::async_writer::AsyncFileWriter;
 use datafusion::parquet::arrow::{AsyncArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::bloom_filter::Sbbf;
-use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
+use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use datafusion::parquet::file::page_index::column_index::ColumnIndexMetaData;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::ColumnPath;
@@ -273,7 +274,10 @@ pub(crate) async fn key_rows(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta, k
             .with_file_size(meta.bytes)
             .with_footer_size_hint(FOOTER_HINT)
     };
-    let reader_meta = ArrowReaderMetadata::load_async(&mut reader(), ArrowReaderOptions::new())
+    // The page index: each page's key range (column index) and position (offset index), so that only the
+    // pages whose range holds the key are fetched and decoded, instead of whole column chunks.
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let reader_meta = ArrowReaderMetadata::load_async(&mut reader(), options)
         .await
         .map_err(|e| corrupt(format!("footer does not decode: {e}")))?;
     let schema_descr = reader_meta.metadata().file_metadata().schema_descr_ptr();
@@ -304,18 +308,60 @@ pub(crate) async fn key_rows(store: &Arc<dyn ObjectStore>, meta: &SegmentMeta, k
     if groups.is_empty() {
         return Ok(Vec::new());
     }
+    let selection = key_pages(reader_meta.metadata(), &groups, key_col, key);
+    if selection.as_ref().is_some_and(|s| !s.selects_any()) {
+        return Ok(Vec::new());
+    }
     let wanted = Scalar::new(BinaryArray::from_vec(vec![key]));
     let predicate = ArrowPredicateFn::new(ProjectionMask::roots(&schema_descr, [key_col]), move |batch| {
         eq(batch.column(0), &wanted)
     });
+    let mut builder = builder.with_row_groups(groups);
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
     builder
-        .with_row_groups(groups)
         .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
         .build()
         .map_err(|e| corrupt(e.to_string()))?
         .try_collect::<Vec<_>>()
         .await
         .map_err(|e| corrupt(e.to_string()))
+}
+
+/// The rows of the given row groups (in that order, as a reader restricted to them counts rows) that lie
+/// in a page of the key column whose range may hold `key`. Segments written sorted by key (access segments,
+/// merged history) have narrow page ranges, so this leaves a page or two; in a segment
+/// written in event order every page spans most keys and nearly everything stays selected. `None` when
+/// the file has no page index.
+fn key_pages(md: &ParquetMetaData, groups: &[usize], key_col: usize, key: &[u8]) -> Option<RowSelection> {
+    let (column_index, offset_index) = (md.column_index()?, md.offset_index()?);
+    let mut selectors = Vec::new();
+    for &rg in groups {
+        let rows = usize::try_from(md.row_group(rg).num_rows()).ok()?;
+        let pages = offset_index.get(rg)?.get(key_col)?.page_locations();
+        let ColumnIndexMetaData::BYTE_ARRAY(ranges) = column_index.get(rg)?.get(key_col)? else {
+            return None;
+        };
+        for (p, page) in pages.iter().enumerate() {
+            let start = usize::try_from(page.first_row_index).ok()?;
+            let end = match pages.get(p + 1) {
+                Some(next) => usize::try_from(next.first_row_index).ok()?,
+                None => rows,
+            };
+            // Truncated bounds still bound: a shortened minimum is not above the true one, a shortened
+            // maximum is rounded up. A page of nulls holds no key.
+            let may_hold = !ranges.is_null_page(p)
+                && ranges.min_value(p).is_none_or(|min| min <= key)
+                && ranges.max_value(p).is_none_or(|max| key <= max);
+            selectors.push(if may_hold {
+                RowSelector::select(end - start)
+            } else {
+                RowSelector::skip(end - start)
+            });
+        }
+    }
+    Some(RowSelection::from(selectors))
 }
 
 /// The bytes of a lower-case hex string, as `pin_core::hex` writes them.
@@ -391,6 +437,16 @@ impl Base {
         })
     }
 
+    /// The runs a manifest lists, each read on first use (see [`BaseSegment::lazy`]).
+    pub(crate) fn lazy(store: &Arc<dyn ObjectStore>, metas: &[SegmentMeta]) -> Self {
+        Self {
+            runs: metas
+                .iter()
+                .map(|m| Arc::new(BaseSegment::lazy(store.clone(), m.clone())))
+                .collect(),
+        }
+    }
+
     /// A base of already opened runs.
     pub(crate) fn of(runs: Vec<Arc<BaseSegment>>) -> Self {
         Self { runs }
@@ -431,26 +487,59 @@ impl Base {
 }
 
 /// One pins segment of the base, opened for point lookups and ordered scans.
+///
+/// Its footer and offset index are read on first use, not when the store opens: a command that answers
+/// from the manifest (`status`, `metrics`) never decodes them. [`open`](Self::open) reads them at once.
 #[derive(Debug)]
 pub(crate) struct BaseSegment {
     pub(crate) meta: SegmentMeta,
     store: Arc<dyn ObjectStore>,
-    reader_meta: ArrowReaderMetadata,
-    fences: Vec<Vec<u8>>,
-    row_group_starts: Vec<usize>,
+    footer: tokio::sync::OnceCell<Footer>,
     blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
 }
 
+/// What a base segment's footer says, checked against its manifest entry.
+#[derive(Debug)]
+struct Footer {
+    reader_meta: ArrowReaderMetadata,
+    fences: Vec<Vec<u8>>,
+    row_group_starts: Vec<usize>,
+}
+
 impl BaseSegment {
-    #[allow(deprecated)]
+    /// Opens a segment and reads its footer now, so that damage to it is reported here.
     pub(crate) async fn open(store: Arc<dyn ObjectStore>, meta: SegmentMeta) -> Result<Self> {
+        let seg = Self::lazy(store, meta);
+        seg.footer().await?;
+        Ok(seg)
+    }
+
+    /// A segment whose footer is read when a lookup or scan first needs it.
+    pub(crate) fn lazy(store: Arc<dyn ObjectStore>, meta: SegmentMeta) -> Self {
+        Self {
+            meta,
+            store,
+            footer: tokio::sync::OnceCell::new(),
+            blooms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn footer(&self) -> Result<&Footer> {
+        self.footer.get_or_try_init(|| self.read_footer()).await
+    }
+
+    async fn read_footer(&self) -> Result<Footer> {
+        let meta = &self.meta;
         let corrupt = |reason: String| Error::Corrupt {
             path: meta.path.clone(),
             reason,
         };
-        let mut reader =
-            ParquetObjectReader::new(store.clone(), Path::from(meta.path.as_str())).with_file_size(meta.bytes);
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        let mut reader = self.reader();
+        // Row selections need the offset index (where each page starts) to skip pages; the column index
+        // (each page's minimum and maximum) is never consulted, since the fence keys locate a key's rows.
+        let options = ArrowReaderOptions::new()
+            .with_offset_index_policy(PageIndexPolicy::Required)
+            .with_column_index_policy(PageIndexPolicy::Skip);
         let reader_meta = ArrowReaderMetadata::load_async(&mut reader, options)
             .await
             .map_err(|e| corrupt(format!("footer does not decode: {e}")))?;
@@ -480,13 +569,10 @@ impl BaseSegment {
                 meta.rows
             )));
         }
-        Ok(Self {
-            meta,
-            store,
+        Ok(Footer {
             reader_meta,
             fences,
             row_group_starts,
-            blooms: Mutex::new(HashMap::new()),
         })
     }
 
@@ -503,21 +589,12 @@ impl BaseSegment {
         }
     }
 
-    /// The fence block that may hold `key`.
-    fn block_of(&self, key: &[u8]) -> Option<usize> {
-        let i = self.fences.partition_point(|f| f.as_slice() <= key);
-        i.checked_sub(1)
-    }
-
-    fn row_group_of(&self, row: usize) -> usize {
-        self.row_group_starts.partition_point(|&s| s <= row) - 1
-    }
-
     async fn bloom(&self, rg: usize) -> Result<Option<Arc<Sbbf>>> {
         if let Some(b) = self.blooms.lock().get(&rg) {
             return Ok(b.clone());
         }
-        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone());
+        let footer = self.footer().await?;
+        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), footer.reader_meta.clone());
         let bloom = builder
             .get_row_group_column_bloom_filter(rg, codec::key_column())
             .await
@@ -530,20 +607,22 @@ impl BaseSegment {
     /// Whether this segment may hold `key`: false when the key is outside every fence block or its row
     /// group's bloom filter rules it out. Reads no rows (the bloom filter once per row group).
     pub(crate) async fn may_contain(&self, key: &[u8]) -> Result<bool> {
-        let Some(block) = self.block_of(key) else {
+        let footer = self.footer().await?;
+        let Some(block) = footer.block_of(key) else {
             return Ok(false);
         };
-        let rg = self.row_group_of(block * FENCE_ROWS);
+        let rg = footer.row_group_of(block * FENCE_ROWS);
         Ok(self.bloom(rg).await?.is_none_or(|bloom| bloom.check(key)))
     }
 
     /// Fragments of the given keys that are in this segment.
     pub(crate) async fn lookup(&self, keys: &[&[u8]]) -> Result<HashMap<Arc<[u8]>, Fragment>> {
+        let footer = self.footer().await?;
         let mut blocks = Vec::new();
         let mut wanted = HashSet::new();
         for key in keys {
-            let Some(block) = self.block_of(key) else { continue };
-            let rg = self.row_group_of(block * FENCE_ROWS);
+            let Some(block) = footer.block_of(key) else { continue };
+            let rg = footer.row_group_of(block * FENCE_ROWS);
             if let Some(bloom) = self.bloom(rg).await?
                 && !bloom.check(*key)
             {
@@ -565,10 +644,10 @@ impl BaseSegment {
             .iter()
             .map(|&b| b * FENCE_ROWS..((b + 1) * FENCE_ROWS).min(total));
         let selection = RowSelection::from_consecutive_ranges(ranges, total);
-        let schema_descr = self.reader_meta.metadata().file_metadata().schema_descr_ptr();
+        let schema_descr = footer.reader_meta.metadata().file_metadata().schema_descr_ptr();
         let key_only = ProjectionMask::roots(&schema_descr, [codec::key_column()]);
         let mut rows = Vec::new();
-        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), footer.reader_meta.clone())
             .with_projection(key_only)
             .with_row_selection(selection.clone())
             .with_batch_size(FENCE_ROWS)
@@ -592,7 +671,7 @@ impl BaseSegment {
         }
         // Phase 2: every column of the matching rows.
         let selection = RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
-        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), footer.reader_meta.clone())
             .with_row_selection(selection)
             .with_batch_size(FENCE_ROWS)
             .build()
@@ -616,11 +695,12 @@ impl BaseSegment {
         after: Option<&[u8]>,
         batch_size: usize,
     ) -> Result<impl futures::Stream<Item = Result<RecordBatch>> + Send + 'static> {
+        let footer = self.footer().await?;
         let total = self.meta.rows as usize;
-        let first_row = after.and_then(|k| self.block_of(k)).map_or(0, |b| b * FENCE_ROWS);
+        let first_row = after.and_then(|k| footer.block_of(k)).map_or(0, |b| b * FENCE_ROWS);
         let selection = RowSelection::from_consecutive_ranges(std::iter::once(first_row..total), total);
         let path = self.meta.path.clone();
-        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), self.reader_meta.clone())
+        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(self.reader(), footer.reader_meta.clone())
             .with_row_selection(selection)
             .with_batch_size(batch_size)
             .build()
@@ -629,6 +709,18 @@ impl BaseSegment {
             path: path.clone(),
             reason: e.to_string(),
         }))
+    }
+}
+
+impl Footer {
+    /// The fence block that may hold `key`.
+    fn block_of(&self, key: &[u8]) -> Option<usize> {
+        let i = self.fences.partition_point(|f| f.as_slice() <= key);
+        i.checked_sub(1)
+    }
+
+    fn row_group_of(&self, row: usize) -> usize {
+        self.row_group_starts.partition_point(|&s| s <= row) - 1
     }
 }
 

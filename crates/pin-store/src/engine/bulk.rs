@@ -169,6 +169,9 @@ impl BulkLoad<'_> {
         metrics.apply(&self.delta);
         m.metrics = metrics;
         let base = Arc::new(Base::open(&store.store, &m.base_runs).await?);
+        if let Some(top) = &m.base_top {
+            m.base_top_rows = crate::listing::write_top_rows(&store.store, self.version, top, &base, None).await?;
+        }
         manifest::commit(&*store.store, &m).await?;
         tracing::info!(version = m.version, pins, "bulk loaded");
         {

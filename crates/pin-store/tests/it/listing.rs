@@ -331,6 +331,70 @@ async fn top_pins_from_the_manifest_agree_with_a_full_scan() {
     check_top(&store, "with changes in the delta").await;
 }
 
+/// After a compaction the manifest names a small object with the rows of its top lists' pins: a reader
+/// answers `metrics` and the top lists with the base's file gone, and only a lookup in the base misses it.
+#[tokio::test]
+async fn metrics_and_top_lists_are_answered_without_reading_the_base() {
+    let dir = TempDir::new().unwrap();
+    let store = Box::pin(store(dir.path())).await;
+    store.compact().await.unwrap();
+    let metrics = store.metrics().await.unwrap();
+    let top = store.top_pins(12).await.unwrap();
+    assert!(!top.0.is_empty() && !top.1.is_empty(), "{top:?}");
+    drop(store);
+    // The newest base file is the one the manifest names (older ones wait for vacuum).
+    let base = std::fs::read_dir(dir.path().join("store/pins"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("base-"))
+        .max()
+        .unwrap();
+    std::fs::remove_file(&base).unwrap();
+    let reader = pin_store::ParquetPinStore::open_read_only_with_clock(
+        crate::common::config(dir.path()),
+        std::sync::Arc::new(pin_core::ManualClock::new(T0)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reader.metrics().await.unwrap(), metrics);
+    assert_eq!(reader.top_pins(12).await.unwrap(), top);
+    let err = reader.get(&top.0[0].pin.cid).await.unwrap_err().to_string();
+    let name = base.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(name), "the lookup's error does not name the base: {err}");
+}
+
+/// Accesses to 3,000 CIDs, interleaved in time, flushed as one segment of several pages: each CID's
+/// accesses are found whole and newest first through the page index, wherever its rows fall.
+#[tokio::test]
+async fn one_cids_accesses_are_found_in_a_segment_of_many_pages() {
+    let dir = TempDir::new().unwrap();
+    let store = open(dir.path()).await;
+    let (cids, rounds) = (3_000u64, 4u64);
+    let at = |round: u64, i: u64| T0.plus_millis((round * cids + i) as i64);
+    let events = (0..rounds)
+        .flat_map(|r| (0..cids).map(move |i| (r, i)))
+        .map(|(r, i)| access(i, at(r, i)))
+        .collect();
+    store.apply(batch(events)).await.unwrap();
+    store.flush().await.unwrap();
+    // Reopened after the flush, nothing is in memory: every access is read from the segment.
+    drop(store);
+    let store = open(dir.path()).await;
+    for i in (0..cids).step_by(7).chain([cids - 1]) {
+        let found: Vec<_> = store
+            .accesses(&pin_core::conformance::test_cid(i), 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.ts)
+            .collect();
+        let want: Vec<_> = (0..rounds).rev().map(|r| at(r, i)).collect();
+        assert_eq!(found, want, "accesses of CID {i}");
+    }
+    let absent = pin_core::conformance::test_cid(cids + 1);
+    assert!(store.accesses(&absent, 10).await.unwrap().is_empty());
+}
+
 /// One pin's history and accesses spread over many flushed segments (and several day partitions), read
 /// newest first with limits that end inside a segment, at a segment's edge and beyond everything.
 #[tokio::test]
@@ -415,8 +479,9 @@ async fn merged_history_segments_keep_every_change() {
     let segments = store.status().await.unwrap().segments;
     store.compact().await.unwrap();
     let after = store.status().await.unwrap().segments;
-    // Eight history segments become one; the delta becomes the base.
-    assert_eq!(after + 7, segments, "segments before {segments}, after {after}");
+    // Eight history segments become one; the delta becomes the base, beside which the rows of its top
+    // lists are one object more.
+    assert_eq!(after + 6, segments, "segments before {segments}, after {after}");
     assert_eq!(histories(&store).await, before);
     assert_eq!(count(&store).await, rows);
     drop(store);

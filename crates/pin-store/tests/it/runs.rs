@@ -289,15 +289,15 @@ async fn a_format_1_manifest_reads_as_one_run_and_a_newer_format_is_refused() {
     store.flush().await.unwrap();
     drop(store);
     let (_, m) = latest_manifest(dir.path());
-    assert_eq!(m["format"], 2, "the next commit writes the current format");
+    assert_eq!(m["format"], 3, "the next commit writes the current format");
     assert!(m.get("base").is_none());
 
     let (path, mut m) = latest_manifest(dir.path());
-    m["format"] = 3.into();
+    m["format"] = 4.into();
     std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
     let err = ParquetPinStore::open_with_clock(StoreConfig::new(dir.path()), Arc::new(ManualClock::new(T0)))
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("format 3") && err.contains("_manifest"), "{err}");
+    assert!(err.contains("format 4") && err.contains("_manifest"), "{err}");
 }
