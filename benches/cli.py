@@ -4,6 +4,7 @@
 Usage:
     cargo build --release -p pin-cli
     python3 benches/cli.py [--pins N] [--ingest-events M] [--demo-pins P --demo-events E]
+    python3 benches/cli.py --store DIR     # only the read commands, on the data directory DIR (e.g. a demo's)
 
 It uses the benchmark store of N pins that `cargo xtask bench` (or the `load` binary) leaves under
 `target/pindex-bench/pins-N` for the read commands, and fresh temporary data directories for `ingest` and
@@ -57,6 +58,20 @@ def stream(cmd):
     return first * 1000, lines, lines / total, total
 
 
+def reads(binary, store, runs):
+    """`metrics`, `status` and `track` of the pins `metrics` lists, on an existing data directory."""
+    pindex = [binary, "-q", "--data-dir", store]
+    print(f"pindex binary {binary}; data directory {store}")
+    for cmd in (["metrics", "--format", "json"], ["metrics", "--top", "0", "--format", "json"], ["status"]):
+        med, low = timed(pindex + cmd, runs)
+        print(f"{' '.join(cmd)}: median {med:.1f} ms, min {low:.1f} ms over {runs} runs")
+    m = json.loads(run(pindex + ["metrics", "--format", "json"]).stdout)
+    for kind in ("hottest_pins", "largest_pins"):
+        for pin in m[kind]:
+            med, low = timed(pindex + ["track", pin["cid"], "--format", "json"], runs)
+            print(f"track {pin['cid']} (of {kind}): median {med:.1f} ms, min {low:.1f} ms over {runs} runs")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pins", type=int, default=int(os.environ.get("PINDEX_BENCH_PINS", "1000000")))
@@ -65,7 +80,11 @@ def main():
     ap.add_argument("--demo-events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "pindex"))
+    ap.add_argument("--store", help="time metrics, status and track on this data directory, then stop")
     args = ap.parse_args()
+    if args.store:
+        reads(args.bin, args.store, args.runs)
+        return
 
     store = os.path.join(ROOT, "target", "pindex-bench", f"pins-{args.pins}")
     if not os.path.isdir(os.path.join(store, "store", "_manifest")):

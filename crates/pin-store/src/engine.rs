@@ -988,7 +988,7 @@ fn thread_gone() -> Error {
     Error::Poisoned("the WAL thread stopped".into())
 }
 
-fn minmax<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Option<(T, T)> {
+pub(crate) fn minmax<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Option<(T, T)> {
     it.fold(None, |acc, v| match acc {
         None => Some((v, v)),
         Some((lo, hi)) => Some((lo.min(v), hi.max(v))),

@@ -899,20 +899,14 @@ pub(crate) async fn write_top_rows(
     let absent: Vec<&[u8]> = keys.iter().filter(|k| !rows.contains_key(*k)).map(|k| &**k).collect();
     rows.extend(base.lookup(&absent).await?);
     let mut out = PinRows::new();
-    let mut seqs: Option<(u64, u64)> = None;
     for key in &keys {
         let f = rows.get(key).ok_or_else(|| Error::Corrupt {
-            path: base
-                .runs
-                .iter()
-                .map(|r| r.meta.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            path: base.paths(),
             reason: format!("pin {} of the base's top lists is not in the base", hex(key)),
         })?;
-        seqs = Some(seqs.map_or((f.seq, f.seq), |(lo, hi)| (lo.min(f.seq), hi.max(f.seq))));
         out.push(key, f);
     }
+    let seqs = crate::engine::minmax(keys.iter().filter_map(|k| rows.get(k)).map(|f| f.seq));
     let path = format!("state/top-{version:020}.parquet");
     let meta = segment::write(
         store,
@@ -1056,8 +1050,10 @@ impl ParquetPinStore {
             .collect();
         // From the rows recorded beside the manifest when it has them, so the base is not read at all.
         let mut found: HashMap<Key, Fragment> = match &snap.manifest.base_top_rows {
-            Some(meta) => segment::read_fragments(&self.store, meta).await?.into_iter().collect(),
-            None => HashMap::new(),
+            Some(meta) if !missing.is_empty() => {
+                segment::read_fragments(&self.store, meta).await?.into_iter().collect()
+            }
+            _ => HashMap::new(),
         };
         let missing_refs: Vec<&[u8]> = missing
             .iter()
@@ -1070,13 +1066,7 @@ impl ParquetPinStore {
                 .map(|(key, view)| match view {
                     Some(v) => Ok(v),
                     None => found.get(&key).and_then(Fragment::view).ok_or_else(|| Error::Corrupt {
-                        path: snap
-                            .manifest
-                            .base_runs
-                            .iter()
-                            .map(|r| r.path.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        path: snap.base.paths(),
                         reason: format!("pin {} of the manifest's top lists is not in the base", hex(&key)),
                     }),
                 })

@@ -456,6 +456,15 @@ impl Base {
         self.runs.is_empty()
     }
 
+    /// The runs' paths, for an error about the base as a whole.
+    pub(crate) fn paths(&self) -> String {
+        self.runs
+            .iter()
+            .map(|r| r.meta.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Rows in all runs.
     pub(crate) fn rows(&self) -> u64 {
         self.runs.iter().map(|r| r.meta.rows).sum()
